@@ -1,0 +1,5 @@
+import sys
+
+from fakecloud.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,7 @@
+"""Placeholder: the command group 'certs' is registered by its own part."""
+
+import argparse
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    pass

@@ -1,0 +1,160 @@
+"""The one settings model: defaults < config file (TOML) < FAKECLOUD_* environment < CLI flags."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from fakecloud.core.errors import UserError
+from fakecloud.core.netinfo import detect_lan_address
+
+CONFIG_ENV = "FAKECLOUD_CONFIG"
+
+DEFAULT_ALLOWED_NETWORKS = (
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "fe80::/10",
+    "fc00::/7",
+)
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode]
+PortList = Annotated[list[int], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every knob of fakecloud. Each field can be set as FAKECLOUD_<NAME> or in the TOML file."""
+
+    model_config = SettingsConfigDict(env_prefix="FAKECLOUD_", extra="forbid")
+
+    data_dir: Path = Field(Path("fakecloud-data"), description="state, certificates, captures")
+    announce_address: str | None = Field(
+        None,
+        description="what DNS answers and clients are told; default: the LAN address",
+    )
+    bind_address: str = Field("0.0.0.0", description="address every listener binds")
+    dns_enabled: bool = True
+    dns_port: int = Field(1053, ge=0, le=65535)
+    dns_upstreams: CommaList = Field(
+        default_factory=list, description="host[:port] list; default: /etc/resolv.conf"
+    )
+    dns_allowed_networks: CommaList = Field(default_factory=lambda: list(DEFAULT_ALLOWED_NETWORKS))
+    dns_ttl: int = Field(60, ge=0, le=86400)
+    dns_upstream_timeout: float = Field(2.0, gt=0, le=30)
+    extra_hostnames: CommaList = Field(
+        default_factory=list, description="more names to redirect ('*.example.com' for a wildcard)"
+    )
+    http_port: int = Field(8000, ge=0, le=65535, description="dashboard and REST (plain HTTP)")
+    cloud_ports: PortList = Field(default_factory=lambda: [80, 443, 5104, 6178, 8080])
+    relay_port: int = Field(6178, ge=0, le=65535, description="UDP media relay")
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    login_policy: Literal["learning", "strict"] = "learning"
+    redirect_app_logins: bool = True
+    redirect_camera_logins: bool = False
+    keepalive_timeout: float = Field(90.0, gt=0)
+    viewer_linger: float = Field(30.0, ge=0)
+    max_request_bytes: int = Field(1 << 20, ge=1024, description="largest request or frame")
+    idle_timeout: float = Field(300.0, gt=0, description="seconds a silent connection stays open")
+    capture_max_bytes: int = Field(16 << 20, ge=4096, description="size at which a capture rotates")
+
+    @field_validator("dns_upstreams", "dns_allowed_networks", "extra_hostnames", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return _split_commas(value)
+
+    @field_validator("cloud_ports", mode="before")
+    @classmethod
+    def _port_list(cls, value: Any) -> Any:
+        return _split_commas(value)
+
+    @field_validator("cloud_ports")
+    @classmethod
+    def _ports_in_range(cls, value: list[int]) -> list[int]:
+        for port in value:
+            if not 0 <= port <= 65535:
+                raise ValueError(f"port {port} is out of range")
+        return value
+
+    @field_validator("dns_allowed_networks")
+    @classmethod
+    def _networks_parse(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_ENV)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @cached_property
+    def effective_announce_address(self) -> str:
+        return self.announce_address or detect_lan_address()
+
+    @property
+    def certs_dir(self) -> Path:
+        return self.data_dir / "certs"
+
+    @property
+    def captures_dir(self) -> Path:
+        return self.data_dir / "captures"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "fakecloud.sqlite3"
+
+    def allowed_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(net, strict=False) for net in self.dns_allowed_networks]
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings; a bad value or missing file becomes one UserError line."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise UserError(f"config file {config_file} does not exist")
+        os.environ[CONFIG_ENV] = str(config_file)
+    elif (path := os.environ.get(CONFIG_ENV)) and not Path(path).is_file():
+        raise UserError(f"config file {path} (from {CONFIG_ENV}) does not exist")
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc']) or 'settings'}: {issue['msg']}"
+            for issue in error.errors()
+        )
+        raise UserError(f"invalid settings: {problems}") from None
+    except (OSError, ValueError) as error:
+        raise UserError(f"cannot read settings: {error}") from None

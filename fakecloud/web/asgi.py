@@ -1,0 +1,41 @@
+"""Serve the ASGI app on any asyncio transport: the HTTP port and the cloud front door share it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import uvicorn
+from uvicorn.server import ServerState
+
+
+class AsgiProtocolFactory:
+    """Builds uvicorn HTTP/1.1 protocol objects bound to one app, with request limits."""
+
+    def __init__(self, app: Any, *, max_header_bytes: int = 64 * 1024, keep_alive: float = 15.0):
+        # Security consideration: h11 caps the request line plus headers, so a client cannot grow
+        # our buffers without bound; bodies are capped by the app's own routes.
+        self.config = uvicorn.Config(
+            app,
+            http="h11",
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            h11_max_incomplete_event_size=max_header_bytes,
+            timeout_keep_alive=int(keep_alive),
+        )
+        self.config.load()
+        self.state = ServerState()
+
+    def __call__(self) -> asyncio.Protocol:
+        return self.config.http_protocol_class(  # type: ignore[call-arg]
+            config=self.config, server_state=self.state, app_state={}
+        )
+
+    async def close_connections(self) -> None:
+        for connection in list(self.state.connections):
+            connection.shutdown()
+        if self.state.tasks:
+            await asyncio.wait(self.state.tasks, timeout=5)

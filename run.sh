@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The two set-up commands of the README:
+#   ./run.sh serve [fakecloud serve options]   install what is missing, then start the server
+#   ./run.sh test  [pytest options]           install what is missing, then run every test
+# Anything else is passed to the fakecloud command inside the project's virtual environment,
+# e.g. ./run.sh account add alice --password ...
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")"
+
+VENV=${FAKECLOUD_VENV:-.venv}
+STAMP="$VENV/.installed"
+
+python_ok() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
+
+find_python() {
+  for candidate in python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null && python_ok "$candidate"; then echo "$candidate"; return; fi
+  done
+  echo "fakecloud needs Python 3.11 or newer (apt-get install python3 python3-venv)" >&2
+  exit 1
+}
+
+apt_install() {
+  local runner=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null; then runner=(sudo); else
+      echo "missing system packages: $*; install them as root (apt-get install $*)" >&2; exit 1
+    fi
+  fi
+  "${runner[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${runner[@]}" apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_venv() {
+  local extras=$1
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$(find_python)" -m venv "$VENV"
+  fi
+  if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ] || ! grep -qx "$extras" "$STAMP"; then
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e ".$extras"
+    echo "$extras" > "$STAMP"
+  fi
+}
+
+ensure_test_tools() {
+  # command:package pairs the tests drive as real clients
+  local wanted=(dig:dnsutils openssl:openssl ffprobe:ffmpeg ffmpeg:ffmpeg ping:iputils-ping)
+  local missing=()
+  for pair in "${wanted[@]}"; do
+    command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
+  done
+  if ((${#missing[@]})); then apt_install $(printf '%s\n' "${missing[@]}" | sort -u); fi
+}
+
+case "${1:-}" in
+  serve)
+    shift
+    ensure_venv ""
+    exec "$VENV/bin/fakecloud" serve "$@"
+    ;;
+  test)
+    shift
+    ensure_test_tools
+    ensure_venv "[test]"
+    "$VENV/bin/ruff" check fakecloud tests bench
+    "$VENV/bin/ruff" format --check fakecloud tests bench
+    exec "$VENV/bin/python" -m pytest -q "$@"
+    ;;
+  ""|-h|--help)
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    ;;
+  *)
+    ensure_venv ""
+    exec "$VENV/bin/fakecloud" "$@"
+    ;;
+esac
