@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     idle_timeout: float = Field(300.0, gt=0, description="seconds a silent connection stays open")
     capture_max_bytes: int = Field(16 << 20, ge=4096, description="size at which a capture rotates")
 
+    @field_validator("announce_address", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # compose passes an unset variable through as an empty string
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("dns_upstreams", "dns_allowed_networks", "extra_hostnames", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
