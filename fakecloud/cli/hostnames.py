@@ -6,7 +6,7 @@ import argparse
 import json
 from dataclasses import asdict
 
-from fakecloud.catalogue import load_catalogue
+from fakecloud.catalogue import Catalogue, load_catalogue
 from fakecloud.core.config import Settings
 
 
@@ -16,7 +16,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="list the vendor hostnames fakecloud answers for",
         description="The hostname catalogue, with purpose, ports, confidence and redirect flag.",
     )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="machine-readable output")
+    output.add_argument("--markdown", action="store_true", help="the README's table")
     parser.set_defaults(handler=_hostnames)
 
 
@@ -25,8 +27,26 @@ def _hostnames(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps([asdict(entry) for entry in catalogue.entries], indent=2))
         return 0
+    if args.markdown:
+        print(markdown_table(catalogue))
+        return 0
     width = max(len(entry.name) for entry in catalogue.entries)
     for entry in catalogue.entries:
         redirect = "redirected" if entry.redirect else "left alone"
         print(f"{entry.name:<{width}}  {redirect:<10}  {entry.confidence:<9}  {entry.purpose}")
     return 0
+
+
+def markdown_table(catalogue: Catalogue) -> str:
+    rows = [
+        "| name | who calls it | purpose | ports | confidence | redirected |",
+        "|---|---|---|---|---|---|",
+    ]
+    for entry in catalogue.entries:
+        redirected = "yes" if entry.redirect else "no"
+        ports = ", ".join(entry.ports)
+        rows.append(
+            f"| `{entry.name}` | {entry.callers} | {entry.purpose} | {ports} "
+            f"| {entry.confidence} | {redirected} |"
+        )
+    return "\n".join(rows)

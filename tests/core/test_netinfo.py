@@ -1,0 +1,20 @@
+from fakecloud.core.netinfo import default_route_interface, detect_lan_address, interface_ipv4
+
+ROUTES = """Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask
+eth1\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF
+eth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000
+"""
+
+
+def test_default_route_interface_is_read_from_the_table() -> None:
+    assert default_route_interface(ROUTES) == "eth0"
+    assert default_route_interface(ROUTES.splitlines()[0]) is None
+
+
+def test_loopback_interface_address() -> None:
+    assert interface_ipv4("lo") == "127.0.0.1"
+    assert interface_ipv4("no-such-if0") is None
+
+
+def test_detected_address_is_ipv4() -> None:
+    assert len(detect_lan_address().split(".")) == 4
