@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     extra_hostnames: CommaList = Field(
         default_factory=list, description="more names to redirect ('*.example.com' for a wildcard)"
     )
+    trusted_networks: CommaList = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description="HTTP clients here may view cameras without logging in",
+    )
     http_port: int = Field(8000, ge=0, le=65535, description="dashboard and REST (plain HTTP)")
     cloud_ports: PortList = Field(default_factory=lambda: [80, 443, 5104, 6178, 8080])
     relay_port: int = Field(6178, ge=0, le=65535, description="UDP media relay")
@@ -86,7 +90,13 @@ class Settings(BaseSettings):
         # compose passes an unset variable through as an empty string
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("dns_upstreams", "dns_allowed_networks", "extra_hostnames", mode="before")
+    @field_validator(
+        "dns_upstreams",
+        "dns_allowed_networks",
+        "extra_hostnames",
+        "trusted_networks",
+        mode="before",
+    )
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return _split_commas(value)
@@ -104,7 +114,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"port {port} is out of range")
         return value
 
-    @field_validator("dns_allowed_networks")
+    @field_validator("dns_allowed_networks", "trusted_networks")
     @classmethod
     def _networks_parse(cls, value: list[str]) -> list[str]:
         for network in value:
@@ -143,7 +153,25 @@ class Settings(BaseSettings):
         return self.data_dir / "fakecloud.sqlite3"
 
     def allowed_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-        return [ipaddress.ip_network(net, strict=False) for net in self.dns_allowed_networks]
+        return _parse_networks(self.dns_allowed_networks)
+
+    def trusted_http_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return _parse_networks(self.trusted_networks)
+
+
+def _parse_networks(networks: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(net, strict=False) for net in networks]
+
+
+def address_in(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    """True when an address (IPv4, IPv6 or IPv4-mapped IPv6) lies in one of the networks."""
+    try:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped:
+        parsed = parsed.ipv4_mapped
+    return any(parsed in network for network in networks)
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -6,11 +6,14 @@ from fastapi import FastAPI
 
 from fakecloud import __version__
 from fakecloud.runtime import Runtime
-from fakecloud.web import routes_health
+from fakecloud.web import routes_api, routes_cxs, routes_health, routes_setup
+from fakecloud.web.sessions import WebSessions
 
 
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="fakecloud", version=__version__, docs_url="/api/docs", redoc_url=None)
     app.state.runtime = runtime
-    app.include_router(routes_health.router)
+    runtime.services.setdefault("web_sessions", WebSessions())
+    for module in (routes_health, routes_api, routes_cxs, routes_setup):
+        app.include_router(module.router)
     return app

@@ -1,0 +1,1 @@
+"""Pure codecs for the Seedonk/Tend wire formats: bytes in, objects out, no I/O."""

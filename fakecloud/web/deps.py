@@ -1,0 +1,107 @@
+"""Request dependencies: the runtime, its services, and who is asking (policy lives here)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+
+from fakecloud.core.config import address_in
+from fakecloud.runtime import Runtime
+
+SESSION_COOKIE = "SeedonkSession"  # the Seedonk portal's cookie name (PROTOCOL.md section 2)
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def service(name: str) -> Any:
+    """A dependency returning one runtime service, or 503 when that part is not running."""
+
+    def dependency(runtime: RuntimeDep) -> Any:
+        found = runtime.services.get(name)
+        if found is None:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"{name} is not running")
+        return found
+
+    return dependency
+
+
+StoreDep = Annotated[Any, Depends(service("store"))]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking: an account, or a client on a trusted network (login None)."""
+
+    login: str | None
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.login is None
+
+
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    login, separator, password = decoded.partition(":")
+    return (login, password) if separator else None
+
+
+async def authenticate(request: Request, store: Any) -> str | None:
+    """The account a request speaks for (session cookie or HTTP Basic), or None."""
+    sessions = request.app.state.runtime.services.get("web_sessions")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if sessions and cookie and (login := sessions.login_for(cookie)):
+        return login
+    credentials = basic_credentials(request.headers.get("authorization"))
+    if credentials:
+        login, secret = credentials
+        account = await store.verify_password(login, secret) or await store.verify_token(
+            login, secret
+        )
+        if account:
+            return account.login
+    return None
+
+
+async def current_viewer(request: Request, runtime: RuntimeDep) -> Viewer:
+    """Security consideration: camera video is private. Only clients on the trusted networks
+    (default: this machine) may watch without an account; everyone else logs in."""
+    client = request.client.host if request.client else ""
+    if address_in(client, runtime.settings.trusted_http_networks()):
+        return Viewer(None)
+    store = runtime.services.get("store")
+    login = await authenticate(request, store) if store else None
+    if login is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "log in with your fakecloud account",
+            headers={"WWW-Authenticate": 'Basic realm="fakecloud"'},
+        )
+    return Viewer(login)
+
+
+ViewerDep = Annotated[Viewer, Depends(current_viewer)]
+
+
+async def visible_camera(camera_id: int, viewer: ViewerDep, store: StoreDep) -> Any:
+    """The camera, if it exists and the viewer may see it; 404 otherwise (no existence leak)."""
+    camera = await store.get_camera(camera_id)
+    if camera is None or not (viewer.sees_everything or camera.owner == viewer.login):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera {camera_id}")
+    return camera
+
+
+CameraDep = Annotated[Any, Depends(visible_camera)]
