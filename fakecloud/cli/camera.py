@@ -1,7 +1,92 @@
-"""Placeholder: the command group 'camera' is registered by its own part."""
+"""`fakecloud camera`: the cameras fakecloud knows (they appear when they first log in)."""
+
+from __future__ import annotations
 
 import argparse
+import json
+from typing import Any
+
+from fakecloud.cli.account import open_store
+from fakecloud.core.config import Settings
+from fakecloud.core.errors import UserError
+from fakecloud.store import Camera
+
+RECENT_EVENTS = 10
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    pass
+    camera = commands.add_parser(
+        "camera",
+        help="list, show and forget cameras",
+        description="Cameras are added when they first log in to fakecloud.",
+    )
+    actions = camera.add_subparsers(title="actions", metavar="ACTION", required=True)
+
+    listing = actions.add_parser("list", help="list the known cameras")
+    listing.add_argument("--owner", help="only this account's cameras")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(handler=_list)
+
+    show = actions.add_parser("show", help="everything known about one camera")
+    show.add_argument("id", type=int)
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.add_argument(
+        "--show-key", action="store_true", help="include the camera's p2p key (its AES key)"
+    )
+    show.set_defaults(handler=_show)
+
+    forget = actions.add_parser(
+        "forget", help="delete a camera and its events (it is re-added if it logs in again)"
+    )
+    forget.add_argument("id", type=int)
+    forget.set_defaults(handler=_forget)
+
+
+def _list(args: argparse.Namespace, settings: Settings) -> int:
+    with open_store(settings) as store:
+        cameras = store.list_cameras(owner=args.owner)
+    if args.json:
+        print(json.dumps([camera.to_json() for camera in cameras], indent=2))
+    elif not cameras:
+        print("no cameras yet: they appear here when they first log in")
+    else:
+        for camera in cameras:
+            state = "online " if camera.online else "offline"
+            print(
+                f"{camera.id:<14} {camera.mac}  {state}  owner {camera.owner or '-':<16} "
+                f"{camera.name or camera.alias}"
+            )
+    return 0
+
+
+def _show(args: argparse.Namespace, settings: Settings) -> int:
+    with open_store(settings) as store:
+        camera = store.get_camera(args.id)
+        if camera is None:
+            raise UserError(f"no camera {args.id}")
+        events = store.list_events(camera.id, limit=RECENT_EVENTS)
+    record = camera.to_json(include_key=args.show_key)
+    record["recent_events"] = [event.to_json() for event in events]
+    if args.json:
+        print(json.dumps(record, indent=2))
+    else:
+        _print_camera(camera, record)
+    return 0
+
+
+def _print_camera(camera: Camera, record: dict[str, Any]) -> None:
+    for key, value in record.items():
+        if key == "recent_events":
+            continue
+        shown = json.dumps(value) if isinstance(value, dict) else value
+        print(f"{key:<12} {'-' if value in (None, {}) else shown}")
+    print(f"dst id       {camera.id}:{camera.mac}")
+    for event in record["recent_events"]:
+        print(f"event        {event['time']}  {event['kind']}  {json.dumps(event['data'])}")
+
+
+def _forget(args: argparse.Namespace, settings: Settings) -> int:
+    with open_store(settings) as store:
+        store.forget_camera(args.id)
+    print(f"camera {args.id} forgotten")
+    return 0

@@ -193,7 +193,7 @@ def test_decoder_round_trip_in_random_splits(frames: list[Frame], cuts: list[int
     decoder = FrameDecoder()
     got: list[Frame] = []
     last = 0
-    for cut in sorted(min(cut, len(stream)) for cut in cuts) + [len(stream)]:
+    for cut in [*sorted(min(cut, len(stream)) for cut in cuts), len(stream)]:
         got += decoder.feed(stream[last:cut])
         last = cut
     assert got == frames
@@ -212,7 +212,7 @@ def test_decoder_raises_only_its_own_error(data: bytes, cuts: list[int]) -> None
     decoder = FrameDecoder(max_body=256)
     last = 0
     try:
-        for cut in sorted(cuts) + [len(data)]:
+        for cut in [*sorted(cuts), len(data)]:
             decoder.feed(data[last:cut])
             last = max(last, cut)
     except CXNetError:

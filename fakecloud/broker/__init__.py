@@ -1,0 +1,20 @@
+"""The CXNet broker: sessions, logins, keepalives, command routing and camera presence."""
+
+from fakecloud.broker.broker import (
+    Broker,
+    BrokerError,
+    CameraOfflineError,
+    CommandInterceptor,
+    parse_destination,
+)
+from fakecloud.broker.session import ConnectionInfoLike, Session
+
+__all__ = [
+    "Broker",
+    "BrokerError",
+    "CameraOfflineError",
+    "CommandInterceptor",
+    "ConnectionInfoLike",
+    "Session",
+    "parse_destination",
+]

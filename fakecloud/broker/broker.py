@@ -1,0 +1,624 @@
+"""The CXNet broker: logins, keepalives, command routing and camera presence.
+
+Protocol facts and their confidence are in PROTOCOL.md section 3; docs/broker.md explains the
+choices made where the camera's side is unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fakecloud.broker.login import LoginRequest, read_login
+from fakecloud.broker.session import ConnectionInfoLike, Session
+from fakecloud.core.config import Settings
+from fakecloud.core.recording import Recorder
+from fakecloud.net.commands import Command, CommandError, parse_command
+from fakecloud.net.cxnet import (
+    SESSION_SIZE,
+    Action,
+    CXNetError,
+    Frame,
+    FrameDecoder,
+    encode_frame,
+)
+from fakecloud.net.properties import Properties, PropertiesError, encode_properties
+from fakecloud.net.properties import parse_properties as parse_props
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 64 * 1024
+# A connection must log in within this many seconds (capped by Settings.idle_timeout).
+LOGIN_TIMEOUT = 30.0
+# Frames tolerated (and recorded) before a login; an unknown client gets room to show itself.
+MAX_FRAMES_BEFORE_LOGIN = 32
+# How long a command's CorrelationID routes answers back to its asker, and how many are kept.
+REPLY_WINDOW = 60.0
+MAX_PENDING_REPLIES = 10_000
+# How long a redirected client has to come back, and how many such clients are remembered.
+REDIRECT_WINDOW = 120.0
+MAX_REDIRECTS = 4096
+# The NetCam's cloud record lists local port 9490 (PROTOCOL.md section 5).
+DEFAULT_CAMERA_LPORT = 9490
+STOP_GRACE = 5.0
+
+CommandInterceptor = Callable[[Session, Frame, Command, Session], Awaitable[bool]]
+
+
+class BrokerError(Exception):
+    """A command fakecloud itself sent could not be delivered."""
+
+
+class CameraOfflineError(BrokerError):
+    pass
+
+
+class _ForeignCamera(Exception):
+    """Internal: a login names a camera that another account owns."""
+
+
+class _CloseConnection(Exception):
+    """Internal: stop serving this connection (the reason has been logged or answered)."""
+
+
+@dataclass(slots=True)
+class _PendingReply:
+    camera_id: int
+    expires: float
+    asker: Session | None = None
+    future: asyncio.Future[Frame] | None = None
+
+
+def parse_destination(text: str | None) -> int | None:
+    """CX_DSTID is `<id>:<mac>` or `<id>`; return the id."""
+    head = (text or "").split(":", 1)[0].strip()
+    return int(head) if head.isdigit() and len(head) < 20 else None
+
+
+class Broker:
+    """CXNet sessions for apps and cameras; a Part named "broker"."""
+
+    name = "broker"
+
+    def __init__(self, settings: Settings, store: Any, recorder: Recorder | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.recorder = recorder
+        # Called, in order, for every app command before it is forwarded; one returning True has
+        # answered it itself (the media relay answers require-video-send with its offer).
+        self.command_interceptors: list[CommandInterceptor] = []
+        self._sessions: dict[bytes, Session] = {}
+        self._camera_sessions: dict[int, Session] = {}
+        self._pending: OrderedDict[str, _PendingReply] = OrderedDict()
+        self._redirected: OrderedDict[tuple[str, str, str], float] = OrderedDict()
+        self._handlers: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+        self.counters = {
+            "logins_ok": 0,
+            "logins_failed": 0,
+            "redirects": 0,
+            "commands_routed": 0,
+            "malformed_frames": 0,
+        }
+
+    # -- Part ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._stopping = False
+        # Nothing is connected yet, whatever the last run left behind.
+        await self.store.mark_all_offline()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for session in list(self._sessions.values()):
+            session.writer.close()
+        handlers = list(self._handlers)
+        if handlers:
+            _, late = await asyncio.wait(handlers, timeout=STOP_GRACE)
+            for task in late:
+                task.cancel()
+        await self.store.mark_all_offline()
+
+    def status(self) -> dict[str, Any]:
+        roles = [session.role for session in self._sessions.values()]
+        return {
+            "sessions": len(roles),
+            "cameras_online": len(self._camera_sessions),
+            "apps_online": roles.count("app"),
+            **self.counters,
+        }
+
+    # -- what the web app and the media viewer use ----------------------------------------------
+
+    def online_camera_ids(self) -> list[int]:
+        return list(self._camera_sessions)
+
+    def camera_session(self, camera_id: int) -> Session | None:
+        return self._camera_sessions.get(camera_id)
+
+    async def send_command(
+        self,
+        camera_id: int,
+        command: str,
+        properties: dict[str, str] | None = None,
+        timeout: float = 10.0,  # noqa: ASYNC109 - the caller's contract (web app, media viewer)
+    ) -> Frame:
+        """Send a command to a camera as an app would and return its first answer."""
+        target = self._camera_sessions.get(camera_id)
+        if target is None or target.camera is None:
+            raise CameraOfflineError(f"camera {camera_id} is not online")
+        correlation = f"FC-{secrets.token_hex(8)}"
+        future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        self._remember(correlation, _PendingReply(camera_id, 0.0, future=future))
+        options = {
+            "CX_DSTID": f"{camera_id}:{target.camera.mac}",
+            "CorrelationID": correlation,
+            **(properties or {}),
+        }
+        frame = target.frame(
+            Action.COMMAND, options=encode_properties(options), body=command.encode(), to=camera_id
+        )
+        try:
+            if not target.send(frame):
+                raise CameraOfflineError(f"camera {camera_id} went offline")
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise BrokerError(f"camera {camera_id} did not answer within {timeout:g} s") from None
+        finally:
+            self._pending.pop(correlation, None)
+
+    # -- connections ------------------------------------------------------------------------------
+
+    async def handle_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, info: ConnectionInfoLike
+    ) -> None:
+        """Serve one CXNet connection until it closes, falls silent or misbehaves."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+        decoder = FrameDecoder(max_body=self.settings.max_request_bytes)
+        state = _ConnectionState(info, writer)
+        try:
+            while not self._stopping:
+                data = await self._read(reader, state)
+                if not data:
+                    break
+                try:
+                    frames = decoder.feed(data)
+                except CXNetError as error:
+                    self._malformed(info, data, str(error))
+                    break
+                for frame in frames:
+                    await self._dispatch(frame, state)
+        except _CloseConnection:
+            pass
+        except (ConnectionError, OSError) as error:
+            log.debug("connection %s ended: %s", info.id, error)
+        finally:
+            if state.session is not None:
+                await self._end_session(state.session, state.end_reason)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+            if task is not None:
+                self._handlers.discard(task)
+
+    async def _read(self, reader: asyncio.StreamReader, state: _ConnectionState) -> bytes:
+        if state.session is None:
+            limit = min(LOGIN_TIMEOUT, self.settings.idle_timeout)
+        else:
+            limit = self.settings.keepalive_timeout
+        try:
+            async with asyncio.timeout(limit):
+                data = await reader.read(READ_CHUNK)
+        except TimeoutError:
+            state.end_reason = f"silent for {limit:g} s"
+            return b""
+        if not data:
+            state.end_reason = "connection closed"
+        return data
+
+    async def _dispatch(self, frame: Frame, state: _ConnectionState) -> None:
+        session = state.session
+        if frame.action == Action.LOGIN:
+            if session is not None:
+                self._send_error(session, "already-logged-in", "this connection is logged in")
+                return
+            state.session = await self._login(frame, state)
+            return
+        if session is None:
+            self._record_frame(state.info, frame, note="before login")
+            state.frames_before_login += 1
+            if (
+                self.settings.login_policy == "strict"
+                or state.frames_before_login > MAX_FRAMES_BEFORE_LOGIN
+            ):
+                raise _CloseConnection
+            return
+        session.header = frame
+        if frame.action == Action.KEEPALIVE:
+            session.send(session.frame(Action.KEEPALIVE, options=b"", body=b"", to=0))
+        elif frame.action == Action.COMMAND:
+            await self._command(session, frame)
+        else:
+            self._record_frame(session.info, frame, note=f"unhandled from {session.role}")
+
+    def _malformed(self, info: ConnectionInfoLike, data: bytes, error: str) -> None:
+        self.counters["malformed_frames"] += 1
+        log.warning("closing %s from %s: malformed CXNet frame (%s)", info.id, info.peer[0], error)
+        self._record("frame", info, data=data[:4096], error=error)
+
+    # -- login ------------------------------------------------------------------------------------
+
+    async def _login(self, frame: Frame, state: _ConnectionState) -> Session:
+        info = state.info
+        try:
+            options = parse_props(frame.options)
+        except PropertiesError as error:
+            self._record_frame(info, frame, note=f"unreadable login: {error}")
+            await self._refuse(state, frame, "malformed-login", "the login could not be read")
+        try:
+            body = parse_props(frame.body)
+        except PropertiesError:
+            body = Properties()
+        request = read_login(options, body)
+        if request.role == "camera" or not request.known_form:
+            # The camera's login is [U]: keep every one so the real form can be learned.
+            self._record(
+                "login",
+                info,
+                data=None if request.secret else frame.options + frame.body,
+                decoded=request.reported,
+                role=request.role,
+                known_form=request.known_form,
+            )
+        account = None
+        if request.known_form:
+            assert request.secret is not None
+            verify = self.store.verify_token if request.is_token else self.store.verify_password
+            account = await verify(request.login, request.secret)
+            if account is None:
+                await self._login_failed(state, frame, request, "wrong login or password")
+        elif self.settings.login_policy == "strict":
+            await self._login_failed(state, frame, request, "unknown login form (strict policy)")
+        try:
+            camera = await self._bind_camera(request, account, info)
+        except _ForeignCamera:
+            await self._login_failed(state, frame, request, "camera belongs to another account")
+        login = account.login if account is not None else None
+        if self._should_redirect(request, info):
+            await self._redirect(state, frame)
+        session = Session(
+            info=info,
+            writer=state.writer,
+            block=self._new_block(),
+            role=request.role,
+            login=login,
+            camera=camera,
+            header=frame,
+        )
+        self._sessions[session.block] = session
+        self.counters["logins_ok"] += 1
+        if session.camera is not None:
+            await self._camera_online(session, request)
+        else:
+            log.info("%s logged in (%s)", session.describe(), request.role)
+        await self.store.log_session(
+            session.camera_id, login, request.role, _peer(info), "login " + _describe_app(request)
+        )
+        session.send(session.frame(Action.LOGIN, options=b"", body=await self._welcome(session)))
+        return session
+
+    async def _bind_camera(
+        self, request: LoginRequest, account: Any, info: ConnectionInfoLike
+    ) -> Any:
+        """The camera record a login speaks for (None when it names none we can find)."""
+        if request.role == "app" and request.known_form:
+            return None
+        store = self.store
+        existing = None
+        if request.mac or request.alias:
+            existing = await store.find_camera(mac=request.mac, alias=request.alias)
+        elif not request.known_form:
+            existing = await store.find_camera(ip=info.peer[0])
+        if account is not None and existing is not None and existing.owner:
+            # Security consideration: a login for one account never takes over another's camera;
+            # the owner must `fakecloud camera forget` it first.
+            if existing.owner.lower() != account.login.lower():
+                raise _ForeignCamera
+        if request.mac and (existing is None or account is not None):
+            # Security consideration: in learning mode a device without credentials may create an
+            # unowned record (that is how the real login form gets learned); strict mode refuses.
+            return await store.upsert_camera(
+                mac=request.mac,
+                alias=request.alias,
+                owner=account.login if account is not None else None,
+            )
+        return existing
+
+    async def _camera_online(self, session: Session, request: LoginRequest) -> None:
+        camera = session.camera
+        previous = self._camera_sessions.get(camera.id)
+        self._camera_sessions[camera.id] = session
+        if previous is not None:
+            log.info("camera %s reconnected; closing its older connection", camera.mac)
+            previous.writer.close()
+        await self.store.set_camera_presence(
+            camera.id,
+            True,
+            ip=session.peer_host,
+            firmware=request.firmware,
+            properties=request.reported,
+        )
+        session.camera = await self.store.get_camera(camera.id) or camera
+        log.info("camera %s logged in from %s", camera.mac, session.peer_host)
+
+    async def _welcome(self, session: Session) -> bytes:
+        """The login reply body (sid, alias, camera lists, relay address)."""
+        announce = self.settings.effective_announce_address
+        relay = self.settings.relay_port
+        sid = session.block.hex()
+        reply: dict[str, str] = {"sid": sid, "session-id": sid}
+        if session.camera is not None:
+            reply |= {"alias": session.camera.alias, "device-id": str(session.camera.id)}
+        elif session.login:
+            cameras = await self.store.list_cameras(owner=session.login)
+            reply |= {
+                "alias": session.login,
+                "self-list": "\n".join(map(self._self_list_line, cameras)),
+                "device-info-list": "\n".join(map(self._device_info_line, cameras)),
+            }
+        reply["p2p-host"] = f"{announce}:{relay}:{relay}"
+        return encode_properties(reply)
+
+    def _self_list_line(self, camera: Any) -> str:
+        # Public clients read field 0 (`id:mac`) and field 5 (the alias) only.
+        online = "online" if camera.id in self._camera_sessions else "offline"
+        fields = (f"{camera.id}:{camera.mac}", camera.name or "", "cam", online)
+        return ",".join((*fields, camera.owner or "", camera.alias or ""))
+
+    def _device_info_line(self, camera: Any) -> str:
+        reported = camera.properties or {}
+        lport = reported.get("lport") or reported.get("LPORT") or DEFAULT_CAMERA_LPORT
+        sleep = "NONE" if camera.id in self._camera_sessions else "DEEP"
+        fields = (
+            f"MAC={camera.mac}",
+            f"AES={camera.p2p_key}",
+            f"LIP={camera.last_ip or ''}",
+            f"LPORT={lport}",
+            f"PWR_SLEEP_MODE={sleep}",
+        )
+        return f"{camera.id}:{camera.mac}," + "+".join(fields)
+
+    def _should_redirect(self, request: LoginRequest, info: ConnectionInfoLike) -> bool:
+        """Redirect a client's first login to this same broker (K's client insists on it)."""
+        if request.role == "camera":
+            enabled = self.settings.redirect_camera_logins
+        else:
+            enabled = self.settings.redirect_app_logins
+        if not enabled:
+            return False
+        now = asyncio.get_running_loop().time()
+        while self._redirected and next(iter(self._redirected.values())) < now:
+            self._redirected.popitem(last=False)
+        key = (info.peer[0], request.login.lower(), request.role)
+        if self._redirected.pop(key, None) is not None:
+            return False
+        self._redirected[key] = now + REDIRECT_WINDOW
+        if len(self._redirected) > MAX_REDIRECTS:
+            self._redirected.popitem(last=False)
+        return True
+
+    async def _redirect(self, state: _ConnectionState, frame: Frame) -> None:
+        host = self.settings.effective_announce_address
+        body = encode_properties({"redirectHost": host, "1": f"{host}:{state.info.local_port}"})
+        self.counters["redirects"] += 1
+        await self._reply_and_close(state, replace_frame(frame, Action.LOGIN, body))
+
+    async def _login_failed(
+        self, state: _ConnectionState, frame: Frame, request: LoginRequest, why: str
+    ) -> None:
+        self.counters["logins_failed"] += 1
+        log.warning("login refused for %r from %s: %s", request.login, state.info.peer[0], why)
+        await self.store.log_session(None, request.login, request.role, _peer(state.info), why)
+        # Security consideration: one answer for every refusal, so it tells nothing about why.
+        await self._refuse(state, frame, "login-failed", "login refused")
+
+    async def _refuse(self, state: _ConnectionState, frame: Frame, code: str, reason: str) -> None:
+        body = encode_properties({"error": code, "reason": reason})
+        await self._reply_and_close(state, replace_frame(frame, Action.ERROR, body))
+
+    async def _reply_and_close(self, state: _ConnectionState, frame: Frame) -> None:
+        with contextlib.suppress(ConnectionError, OSError, CXNetError):
+            state.writer.write(encode_frame(frame))
+            async with asyncio.timeout(5):
+                await state.writer.drain()
+        state.end_reason = "closed by broker"
+        raise _CloseConnection
+
+    def _new_block(self) -> bytes:
+        while True:
+            block = os.urandom(SESSION_SIZE)
+            # All-zero is what clients send before login; never hand it out.
+            if any(block) and block not in self._sessions:
+                return block
+
+    async def _end_session(self, session: Session, reason: str) -> None:
+        self._sessions.pop(session.block, None)
+        session.closed.set()
+        for correlation, pending in list(self._pending.items()):
+            if pending.asker is session:
+                del self._pending[correlation]
+        camera = session.camera
+        if camera is not None and self._camera_sessions.get(camera.id) is session:
+            del self._camera_sessions[camera.id]
+            for pending in self._pending.values():
+                if pending.camera_id == camera.id and pending.future and not pending.future.done():
+                    pending.future.set_exception(CameraOfflineError(f"camera {camera.id} left"))
+            with contextlib.suppress(Exception):
+                await self.store.set_camera_presence(camera.id, False)
+            log.info("camera %s went offline (%s)", camera.mac, reason)
+        else:
+            log.info("%s left (%s)", session.describe(), reason)
+        with contextlib.suppress(Exception):
+            await self.store.log_session(
+                session.camera_id, session.login, session.role, _peer(session.info), "logout"
+            )
+
+    # -- commands ---------------------------------------------------------------------------------
+
+    async def _command(self, session: Session, frame: Frame) -> None:
+        try:
+            options = parse_props(frame.options)
+        except PropertiesError as error:
+            self._record_frame(session.info, frame, note=f"unreadable command options: {error}")
+            self._send_error(session, "malformed-command", "the command options could not be read")
+            return
+        correlation = options.get("CorrelationID")
+        if session.role == "camera":
+            pending = self._pending.get(correlation or "")
+            if pending is not None and pending.camera_id == session.camera_id:
+                self._deliver_reply(pending, frame)
+            else:
+                await self._camera_event(session, frame)
+            return
+        await self._route_request(session, frame, options, correlation)
+
+    def _deliver_reply(self, pending: _PendingReply, frame: Frame) -> None:
+        self.counters["commands_routed"] += 1
+        if pending.future is not None:
+            if not pending.future.done():
+                pending.future.set_result(frame)
+        elif pending.asker is not None:
+            asker = pending.asker
+            asker.send(asker.frame(frame.action, options=frame.options, body=frame.body, to=0))
+
+    async def _camera_event(self, session: Session, frame: Frame) -> None:
+        """A command the camera sent on its own (motion and the like: the vocabulary is [U])."""
+        self._record_frame(session.info, frame, note="camera-initiated command")
+        if session.camera is None:
+            return
+        try:
+            command = parse_command(frame.body)
+        except CommandError:
+            return
+        await self.store.add_event(session.camera.id, command.name, {"args": list(command.args)})
+        log.info("camera %s reported %s", session.camera.mac, command.name)
+
+    async def _route_request(
+        self, session: Session, frame: Frame, options: Properties, correlation: str | None
+    ) -> None:
+        destination = options.get("CX_DSTID")
+        target = self._camera_sessions.get(parse_destination(destination) or -1)
+        # Security consideration: an app reaches only its own account's cameras, and "not yours"
+        # reads the same as "not online".
+        owner = target.camera.owner if target is not None and target.camera is not None else None
+        if target is None or not owner or owner.lower() != (session.login or "").lower():
+            self._send_error(
+                session, "offline", f"camera {destination or '?'} is not online", correlation
+            )
+            return
+        try:
+            command = parse_command(frame.body)
+        except CommandError as error:
+            self._send_error(session, "malformed-command", str(error), correlation)
+            return
+        for interceptor in self.command_interceptors:
+            if await interceptor(session, frame, command, target):
+                self.counters["commands_routed"] += 1
+                return
+        options_block = frame.options
+        if not correlation:
+            correlation = f"FC-{secrets.token_hex(8)}"
+            options_block = encode_properties([*options, ("CorrelationID", correlation)])
+        self._remember(correlation, _PendingReply(target.camera.id, 0.0, asker=session))
+        forwarded = target.frame(
+            Action.COMMAND, options=options_block, body=frame.body, to=target.camera.id
+        )
+        if target.send(forwarded):
+            self.counters["commands_routed"] += 1
+        else:
+            self._send_error(session, "offline", f"camera {destination} is not online", correlation)
+
+    def _remember(self, correlation: str, pending: _PendingReply) -> None:
+        now = asyncio.get_running_loop().time()
+        pending.expires = now + REPLY_WINDOW
+        while self._pending and (
+            len(self._pending) >= MAX_PENDING_REPLIES
+            or next(iter(self._pending.values())).expires < now
+        ):
+            self._pending.popitem(last=False)
+        self._pending[correlation] = pending
+        self._pending.move_to_end(correlation)
+
+    def _send_error(
+        self, session: Session, code: str, reason: str, correlation: str | None = None
+    ) -> None:
+        options = encode_properties({"CorrelationID": correlation}) if correlation else b""
+        body = encode_properties({"error": code, "reason": reason})
+        session.send(session.frame(Action.ERROR, options=options, body=body, to=0))
+
+    # -- capture ----------------------------------------------------------------------------------
+
+    def _record(
+        self, kind: str, info: ConnectionInfoLike, *, data: bytes | None = None, **fields: Any
+    ) -> None:
+        if self.recorder is not None:
+            self.recorder.record(
+                kind,
+                data=data,
+                peer=_peer(info),
+                local_port=info.local_port,
+                tls=info.tls,
+                sni=info.sni,
+                connection=info.id,
+                direction="in",
+                **fields,
+            )
+
+    def _record_frame(self, info: ConnectionInfoLike, frame: Frame, *, note: str) -> None:
+        self._record(
+            "frame",
+            info,
+            data=encode_frame(frame)[:4096],
+            action=frame.action,
+            note=note,
+        )
+
+
+@dataclass(slots=True)
+class _ConnectionState:
+    info: ConnectionInfoLike
+    writer: asyncio.StreamWriter
+    session: Session | None = None
+    frames_before_login: int = 0
+    end_reason: str = "connection closed"
+
+
+def replace_frame(frame: Frame, action: int, body: bytes) -> Frame:
+    """An answer shaped like `frame` (same version, service, crypto) before a session exists."""
+    return Frame(
+        action=action,
+        body=body,
+        version=frame.version,
+        service=frame.service,
+        crypto=frame.crypto,
+        server_id=frame.server_id,
+    )
+
+
+def _peer(info: ConnectionInfoLike) -> str:
+    host, port = info.peer[0], info.peer[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _describe_app(request: LoginRequest) -> str:
+    details = request.app_info()
+    return " ".join(f"{key}={value}" for key, value in details.items()) or request.role

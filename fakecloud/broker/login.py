@@ -1,0 +1,99 @@
+"""Reading a login frame: who is it (app or camera), which credentials, which device.
+
+The app's login is confirmed from public Tend clients; the camera's is not ([U] in PROTOCOL.md),
+so every name below that only a camera would send is a guess kept in one place, and the broker
+records whatever a real camera sends instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from fakecloud.net.properties import Properties
+
+USER_KEYS = ("CX_UNAME", "username", "login", "user")
+SECRET_KEYS = ("CX_PASSWD", "password", "passwd")
+MAC_KEYS = ("mac", "MAC", "CX_MAC", "device-mac", "deviceMac", "mac_address")
+ALIAS_KEYS = ("alias", "CX_ALIAS", "deviceId", "device-id", "CX_DEVICEID")
+FIRMWARE_KEYS = ("firmware", "firmware-version", "fw_version", "sw_version", "current_version")
+# What the app login reports about itself; kept in the session log.
+APP_INFO_KEYS = (
+    "partner-id",
+    "client_type",
+    "sdk-version",
+    "sdk_version",
+    "os_name",
+    "os_version",
+    "app-id",
+    "current_version",
+)
+# `<partner>.accessToken:<token>` (Tend apps put an access token where the password goes).
+TOKEN_FORM = re.compile(r"^[A-Za-z0-9_-]{1,64}\.accessToken:.+$", re.DOTALL)
+_MAC_DIGITS = re.compile(r"^[0-9A-Fa-f]{12}$")
+
+Role = Literal["app", "camera"]
+
+
+def normalise_mac(text: str) -> str | None:
+    """'001122aabbcc', '00-11-22-AA-BB-CC' or '00:11:22:aa:bb:cc' -> '00:11:22:AA:BB:CC'."""
+    digits = re.sub(r"[:\-.]", "", text.strip())
+    if not _MAC_DIGITS.match(digits):
+        return None
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2)).upper()
+
+
+def _first(keys: tuple[str, ...], *blocks: Properties) -> str | None:
+    for block in blocks:
+        value = block.first(*keys)
+        if value:
+            return value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class LoginRequest:
+    """What a login frame asks for; `known_form` is False when it carries no credentials."""
+
+    role: Role
+    login: str
+    secret: str | None
+    mac: str | None
+    alias: str | None
+    firmware: str | None
+    reported: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def known_form(self) -> bool:
+        return self.secret is not None
+
+    @property
+    def is_token(self) -> bool:
+        return self.secret is not None and bool(TOKEN_FORM.match(self.secret))
+
+    def app_info(self) -> dict[str, str]:
+        return {key: self.reported[key] for key in APP_INFO_KEYS if self.reported.get(key)}
+
+
+def read_login(options: Properties, body: Properties) -> LoginRequest:
+    """Classify a login: anything naming a device is a camera, everything else an app.
+
+    Credentials are taken from the options block only: the Tend body repeats `CX_UNAME=` empty.
+    """
+    raw_mac = _first(MAC_KEYS, options, body)
+    mac = normalise_mac(raw_mac) if raw_mac else None
+    alias = _first(ALIAS_KEYS, options, body)
+    reported = body.as_dict() | options.as_dict()
+    for key in SECRET_KEYS:
+        # Security consideration: the secret never travels further than this object.
+        reported.pop(key, None)
+    return LoginRequest(
+        role="camera" if mac or alias else "app",
+        login=_first(USER_KEYS, options) or "",
+        secret=_first(SECRET_KEYS, options),
+        mac=mac,
+        alias=alias,
+        firmware=_first(FIRMWARE_KEYS, options, body) if mac or alias else None,
+        reported=reported,
+    )

@@ -1,0 +1,80 @@
+"""One logged-in CXNet connection and what the broker needs to talk back to it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from fakecloud.broker.login import Role
+from fakecloud.net.cxnet import CXNetError, Frame, encode_frame
+
+log = logging.getLogger(__name__)
+
+# A peer that stops reading while we keep writing is cut off rather than buffered without end.
+MAX_WRITE_BUFFER = 1 << 20
+
+
+class ConnectionInfoLike(Protocol):
+    """The front door's ConnectionInfo(id, peer, local_port, tls, sni)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def peer(self) -> tuple[str, int]: ...
+    @property
+    def local_port(self) -> int: ...
+    @property
+    def tls(self) -> bool: ...
+    @property
+    def sni(self) -> str | None: ...
+
+
+@dataclass(eq=False)
+class Session:
+    """A client the broker has accepted; `block` is the 16-byte session id it reuses."""
+
+    info: ConnectionInfoLike
+    writer: asyncio.StreamWriter
+    block: bytes
+    role: Role
+    login: str | None
+    camera: Any | None = None  # store Camera, when the session is bound to one
+    # Header values the client used last; our frames to it mirror them (R and K differ).
+    header: Frame = field(default_factory=lambda: Frame(action=0))
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def peer_host(self) -> str:
+        return self.info.peer[0]
+
+    @property
+    def camera_id(self) -> int | None:
+        return self.camera.id if self.camera is not None else None
+
+    def describe(self) -> str:
+        if self.camera is not None:
+            return f"camera {self.camera.mac}"
+        if self.role == "camera":
+            return f"unidentified device at {self.peer_host}"
+        return f"app {self.login or '?'} at {self.peer_host}"
+
+    def frame(self, action: int, **fields: Any) -> Frame:
+        """A frame to this client, shaped like the ones it sends."""
+        return replace(self.header, action=action, session=self.block, **fields)
+
+    def send(self, frame: Frame) -> bool:
+        """Queue a frame without waiting; False (and the connection dropped) if it cannot go."""
+        if self.writer.is_closing():
+            return False
+        try:
+            self.writer.write(encode_frame(frame))
+        except CXNetError as error:
+            log.warning("cannot send a frame to %s: %s", self.describe(), error)
+            return False
+        if self.writer.transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+            log.warning("%s is not reading; dropping its connection", self.describe())
+            self.writer.transport.abort()
+            return False
+        return True

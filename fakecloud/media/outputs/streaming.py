@@ -1,0 +1,57 @@
+"""Feeding an output from the hub: wait for the first frame, then follow the live stream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from fakecloud.media.frames import MediaFrame
+from fakecloud.media.hub import MediaHub
+
+
+class NoVideoError(Exception):
+    """The camera sent no video within the allowed time."""
+
+
+class UnsupportedCodecError(Exception):
+    """The camera's codec cannot be served in the requested form."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamLimits:
+    """Security consideration: every viewer stream is bounded in time, so a forgotten browser
+    tab or a stalled camera cannot hold a subscription (and the camera's upload) forever."""
+
+    video_timeout: float = 10.0  # a known camera without video within this → NoVideoError
+    idle_timeout: float = 15.0  # a running stream that stalls this long ends
+    max_duration: float | None = 3600.0  # a viewer stream ends after this; None = no limit
+
+
+async def live_frames(
+    hub: MediaHub, camera_id: int, limits: StreamLimits
+) -> AsyncIterator[MediaFrame]:
+    """The camera's frames from a fresh subscription (so the stream is demanded while this runs).
+
+    Raises NoVideoError before the first frame; afterwards a stall or the time limit just ends
+    the iteration. The first H.264 frame is a keyframe."""
+    loop = asyncio.get_running_loop()
+    async with hub.subscribe(camera_id) as subscription:
+        try:
+            async with asyncio.timeout(limits.video_timeout):
+                frame = await anext(subscription)
+        except (TimeoutError, StopAsyncIteration):
+            raise NoVideoError(
+                f"camera {camera_id} sent no video within {limits.video_timeout:g} s"
+            ) from None
+        deadline = None if limits.max_duration is None else loop.time() + limits.max_duration
+        while True:
+            yield frame
+            wait = limits.idle_timeout
+            if deadline is not None:
+                wait = min(wait, deadline - loop.time())
+            try:
+                async with asyncio.timeout(wait):
+                    frame = await anext(subscription)
+            except (TimeoutError, StopAsyncIteration):
+                return

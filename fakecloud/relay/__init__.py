@@ -1,0 +1,6 @@
+"""UDP media relay: SDNK rendezvous, forwarding and bounded fan-out to viewers and taps."""
+
+from fakecloud.relay.part import Allocation, RelayError, RelayPart
+from fakecloud.relay.sinks import Tap
+
+__all__ = ["Allocation", "RelayError", "RelayPart", "Tap"]

@@ -1,0 +1,637 @@
+"""The UDP media relay: SDNK rendezvous, forwarding and fan-out (PROTOCOL.md section 4).
+
+The broker allocates a session when a viewer asks for video; both ends then REGISTER here with
+the session's ids. In "relay" peer mode (the default) the relay names itself as each end's peer,
+answers PUNCH/CONNECT like a peer would and forwards media: camera → every viewer and tap,
+viewer → camera (RTCP reports, talkback). In "direct" mode PEERS names the real counterpart so
+the two ends can punch each other; whatever still arrives here is forwarded all the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import itertools
+import logging
+import time
+from collections import Counter
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fakecloud.core.config import Settings
+from fakecloud.core.errors import UserError
+from fakecloud.core.recording import Recorder
+from fakecloud.net.sdnk import (
+    Address,
+    Connect,
+    Connected,
+    Peers,
+    Punch,
+    Register,
+    RelayAck,
+    SdnkError,
+    SdnkPacket,
+    decode,
+    is_sdnk,
+)
+from fakecloud.relay.queues import Overflow, TokenBucket
+from fakecloud.relay.sinks import TCP_LENGTH, Sink, Tap, TcpSink, UdpSink
+
+log = logging.getLogger(__name__)
+
+MediaKind = Literal["video", "audio"]
+PeerMode = Literal["relay", "direct"]
+Role = Literal["camera", "viewer"]
+
+_KIND_LETTER: dict[MediaKind, str] = {"video": "V", "audio": "A"}
+# R's viewer starts its CONNECT counter at 7 and stops after 12; the camera is said to wait for
+# those counters on both channels before it sends video [I, from R's comments].
+FIRST_CONNECT_COUNTER = 7
+LAST_CONNECT_COUNTER = 12
+# K answers every PUNCH with three PUNCHes; capping our answers keeps that from ping-ponging.
+MAX_PUNCH_REPLIES = 16
+# A late PUNCH with sequence 2 follows the first CONNECT (what R's viewer does for the camera).
+LATE_PUNCH_SEQUENCE = 2
+RECORDED_BYTES = 256
+
+
+class RelayError(RuntimeError):
+    """An allocation or tap the relay cannot provide (full, or the session is gone)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """One viewer's session on one camera stream, as handed to the broker."""
+
+    number: int
+    camera_id: int
+    kind: MediaKind
+    viewer: str
+    camera_media_id: str  # what the camera's REGISTER names (K: twice; R reading: first)
+    viewer_media_id: str  # what an R-style viewer puts first in its REGISTER
+    host: str
+    port: int
+
+    @property
+    def offer_url(self) -> str:
+        """The options block of the action-438 frame and of `accept-video-receive|`."""
+        return f"rtp://{self.host}:{self.port}"
+
+
+@dataclass(eq=False)
+class _Endpoint:
+    key: Hashable
+    role: Role
+    stream: _Stream
+    session: _Session | None  # None for the camera
+    channel: int
+    kind: str
+    ids: tuple[str, str]
+    lan: Address
+    sink: Sink
+    public: Address
+    last_seen: float
+    replies: TokenBucket
+    punches_answered: int = 0
+    next_connect_counter: int = FIRST_CONNECT_COUNTER
+    sent_late_punch: bool = False
+    acknowledged: bool = False
+    connected: bool = False
+
+    @property
+    def reply_ids(self) -> tuple[str, str]:
+        return (self.ids[1], self.ids[0])
+
+
+@dataclass(eq=False)
+class _Session:
+    allocation: Allocation
+    stream: _Stream
+    last_activity: float
+    endpoints: set[_Endpoint] = field(default_factory=set)
+    taps: set[Tap] = field(default_factory=set)
+
+
+@dataclass(eq=False)
+class _Stream:
+    camera_media_id: str
+    camera_host: str | None
+    last_activity: float
+    sessions: dict[str, _Session] = field(default_factory=dict)
+    cameras: dict[int, _Endpoint] = field(default_factory=dict)
+    viewers: dict[int, set[_Endpoint]] = field(default_factory=dict)
+    taps: set[Tap] = field(default_factory=set)
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, relay: RelayPart) -> None:
+        self._relay = relay
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self._relay._on_udp(data, (str(addr[0]), int(addr[1])))
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP "port unreachable" from a vanished viewer: that viewer times out on its own.
+        self._relay._drops["icmp_error"] += 1
+
+
+class RelayPart:
+    """The media relay as a `Part`: UDP and TCP-fallback listeners on Settings.relay_port."""
+
+    name = "relay"
+
+    def __init__(
+        self,
+        settings: Settings,
+        recorder: Recorder | None = None,
+        *,
+        peer_mode: PeerMode = "relay",
+        inactivity_timeout: float = 30.0,
+        max_datagram_bytes: int = 2048,
+        max_sessions: int = 1024,
+        max_endpoints: int = 4096,
+        max_viewers_per_stream: int = 512,
+        max_tcp_connections: int = 256,
+        viewer_queue_limit: int = 256,
+        udp_buffer_limit: int = 1 << 20,
+        replies_per_second: float = 20.0,
+        records_per_second: float = 20.0,
+    ) -> None:
+        self._settings = settings
+        self._recorder = recorder
+        self._peer_mode = peer_mode
+        self._inactivity_timeout = inactivity_timeout
+        self._max_datagram = max_datagram_bytes
+        self._max_sessions = max_sessions
+        self._max_endpoints = max_endpoints
+        self._max_viewers = max_viewers_per_stream
+        self._max_tcp = max_tcp_connections
+        self._queue_limit = viewer_queue_limit
+        self._udp_buffer_limit = udp_buffer_limit
+        self._replies_per_second = replies_per_second
+        self._record_budget = TokenBucket(records_per_second, 2 * records_per_second)
+        self._numbers = itertools.count(1)
+        self._sessions: dict[tuple[str, str], _Session] = {}
+        self._streams: dict[str, _Stream] = {}
+        self._endpoints: dict[Hashable, _Endpoint] = {}
+        self._tcp_sinks: set[TcpSink] = set()
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._announce = ""
+        self.port = 0
+        self._forwarded_datagrams = 0
+        self._forwarded_bytes = 0
+        self._drops: Counter[str] = Counter()
+
+    # --- Part -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        announce = self._settings.effective_announce_address
+        try:
+            ipaddress.IPv4Address(announce)
+        except ValueError:
+            raise UserError(
+                f"the relay needs an IPv4 announce address (SDNK carries IPv4), got {announce!r}"
+            ) from None
+        self._announce = announce
+        loop = asyncio.get_running_loop()
+        host, port = self._settings.bind_address, self._settings.relay_port
+        try:
+            self._udp, _ = await loop.create_datagram_endpoint(
+                lambda: _UdpProtocol(self), local_addr=(host, port)
+            )
+            self.port = self._udp.get_extra_info("sockname")[1]
+            # Same port number for the TCP fallback (the kernel picked the UDP one if port was 0).
+            self._tcp = await asyncio.start_server(
+                self._handle_tcp, host, self.port, limit=self._max_datagram + TCP_LENGTH.size
+            )
+        except OSError as error:
+            await self.stop()
+            raise UserError(f"relay cannot listen on {host}:{port}: {error.strerror}") from None
+        self._sweeper = loop.create_task(self._sweep())
+        log.info("relay listening on %s:%d (UDP and TCP), announcing %s", host, self.port, announce)
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        for session in list(self._sessions.values()):
+            self._end_session(session)
+        for sink in list(self._tcp_sinks):
+            sink.close()
+        self._tcp_sinks.clear()
+        if self._tcp is not None:
+            self._tcp.close()
+            await self._tcp.wait_closed()
+            self._tcp = None
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+
+    def status(self) -> dict[str, Any]:
+        viewers = sum(len(group) for s in self._streams.values() for group in s.viewers.values())
+        taps = sum(len(s.taps) for s in self._streams.values())
+        return {
+            "address": f"{self._settings.bind_address}:{self.port}",
+            "announce": f"{self._announce}:{self.port}",
+            "peer_mode": self._peer_mode,
+            "streams": len(self._streams),
+            "sessions": len(self._sessions),
+            "cameras": sum(len(s.cameras) for s in self._streams.values()),
+            "viewers": viewers + taps,
+            "taps": taps,
+            "tcp_connections": len(self._tcp_sinks),
+            "datagrams_forwarded": self._forwarded_datagrams,
+            "bytes_forwarded": self._forwarded_bytes,
+            "drops": dict(self._drops),
+        }
+
+    # --- allocation API (used by the broker) ------------------------------------------------
+
+    def allocate(
+        self, camera_id: int, kind: MediaKind, viewer: str, *, camera_host: str | None = None
+    ) -> Allocation:
+        """A session for `viewer` on the camera's `kind` stream (the same one if asked again).
+
+        camera_host: the camera's address as the broker sees it. It tells the camera apart from
+        K-style viewers (whose REGISTER names the camera id twice) and, once given, only that
+        host may register as the camera.
+        """
+        if self._udp is None:
+            raise RelayError("the relay is not running")
+        letter = _KIND_LETTER[kind]
+        camera_media_id = f"{letter}_{camera_id}"
+        viewer_media_id = f"{letter}_{viewer}"
+        for media_id in (camera_media_id, viewer_media_id):
+            if not media_id.isascii() or len(media_id) > 32 or "\x00" in media_id:
+                raise ValueError(f"{media_id!r} cannot be an SDNK id (32 ASCII bytes at most)")
+        now = time.monotonic()
+        existing = self._sessions.get((camera_media_id, viewer_media_id))
+        if existing is not None:
+            existing.last_activity = now
+            return existing.allocation
+        if len(self._sessions) >= self._max_sessions:
+            raise RelayError(f"relay is full ({self._max_sessions} sessions)")
+        stream = self._streams.get(camera_media_id)
+        if stream is None:
+            stream = _Stream(camera_media_id, camera_host, now)
+            self._streams[camera_media_id] = stream
+        elif camera_host is not None:
+            stream.camera_host = camera_host
+        allocation = Allocation(
+            number=next(self._numbers),
+            camera_id=camera_id,
+            kind=kind,
+            viewer=viewer,
+            camera_media_id=camera_media_id,
+            viewer_media_id=viewer_media_id,
+            host=self._announce,
+            port=self.port,
+        )
+        session = _Session(allocation, stream, now)
+        stream.sessions[viewer_media_id] = session
+        self._sessions[(camera_media_id, viewer_media_id)] = session
+        return allocation
+
+    def release(self, allocation: Allocation) -> None:
+        """End a session (stop commands); unknown or already ended sessions are ignored."""
+        session = self._sessions.get((allocation.camera_media_id, allocation.viewer_media_id))
+        if session is not None and session.allocation == allocation:
+            self._end_session(session)
+
+    def open_tap(
+        self, allocation: Allocation, max_queue: int = 256, overflow: Overflow = "drop_oldest"
+    ) -> Tap:
+        """fakecloud as a viewer of the session's camera: its channel-0 (RTP) media datagrams."""
+        session = self._sessions.get((allocation.camera_media_id, allocation.viewer_media_id))
+        if session is None or session.allocation != allocation:
+            raise RelayError("that session has ended")
+        tap = Tap(max_queue, overflow, lambda closed: self._forget_tap(session, closed))
+        session.taps.add(tap)
+        session.stream.taps.add(tap)
+        return tap
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    def _forget_tap(self, session: _Session, tap: Tap) -> None:
+        session.taps.discard(tap)
+        session.stream.taps.discard(tap)
+
+    def _end_session(self, session: _Session) -> None:
+        allocation = session.allocation
+        self._sessions.pop((allocation.camera_media_id, allocation.viewer_media_id), None)
+        stream = session.stream
+        stream.sessions.pop(allocation.viewer_media_id, None)
+        for tap in list(session.taps):
+            tap.close()
+        for endpoint in list(session.endpoints):
+            self._remove_endpoint(endpoint)
+        if not stream.sessions:
+            for camera in list(stream.cameras.values()):
+                self._remove_endpoint(camera)
+            self._streams.pop(stream.camera_media_id, None)
+
+    def _remove_endpoint(self, endpoint: _Endpoint) -> None:
+        if self._endpoints.get(endpoint.key) is endpoint:
+            del self._endpoints[endpoint.key]
+        stream = endpoint.stream
+        if endpoint.role == "camera":
+            if stream.cameras.get(endpoint.channel) is endpoint:
+                del stream.cameras[endpoint.channel]
+        else:
+            stream.viewers.get(endpoint.channel, set()).discard(endpoint)
+            if endpoint.session is not None:
+                endpoint.session.endpoints.discard(endpoint)
+
+    async def _sweep(self) -> None:
+        interval = max(0.05, min(1.0, self._inactivity_timeout / 4))
+        while True:
+            await asyncio.sleep(interval)
+            deadline = time.monotonic() - self._inactivity_timeout
+            for endpoint in [e for e in self._endpoints.values() if e.last_seen < deadline]:
+                self._remove_endpoint(endpoint)
+                if isinstance(endpoint.sink, TcpSink):
+                    endpoint.sink.close()
+            for session in list(self._sessions.values()):
+                if max(session.last_activity, session.stream.last_activity) < deadline:
+                    self._record("session_timeout", viewer=session.allocation.viewer)
+                    self._end_session(session)
+
+    # --- datagrams ----------------------------------------------------------------------------
+
+    def _on_udp(self, data: bytes, source: tuple[str, int]) -> None:
+        if self._udp is None:
+            return
+        endpoint = self._endpoints.get(source)
+        sink = endpoint.sink if endpoint else UdpSink(self._udp, source, self._udp_buffer_limit)
+        self._on_datagram(data, source, Address(source[0], source[1]), sink)
+
+    def _on_datagram(self, data: bytes, key: Hashable, public: Address, sink: Sink) -> None:
+        if len(data) > self._max_datagram:
+            self._drop("oversize", data, public)
+            return
+        endpoint = self._endpoints.get(key)
+        if not is_sdnk(data):
+            if endpoint is None:
+                self._drop("unregistered", data, public)
+            else:
+                self._forward(endpoint, data)
+            return
+        try:
+            packet = decode(data)
+        except SdnkError as error:
+            self._drop("malformed", data, public, error=str(error))
+            return
+        if isinstance(packet, Register):
+            self._register(packet, key, public, sink)
+        elif endpoint is None:
+            self._drop("unregistered", data, public)
+        else:
+            endpoint.last_seen = time.monotonic()
+            self._answer(endpoint, packet, data)
+
+    def _forward(self, source: _Endpoint, data: bytes) -> None:
+        now = time.monotonic()
+        source.last_seen = now
+        stream = source.stream
+        if source.role == "camera":
+            stream.last_activity = now
+            receivers: list[Sink] = [
+                viewer.sink for viewer in stream.viewers.get(source.channel, ())
+            ]
+            if source.channel == 0:
+                receivers.extend(stream.taps)
+        else:
+            if source.session is not None:
+                source.session.last_activity = now
+            camera = stream.cameras.get(source.channel)
+            if camera is None:
+                self._drops["no_camera"] += 1
+                return
+            receivers = [camera.sink]
+        for receiver in receivers:
+            if receiver.send(data):
+                self._forwarded_datagrams += 1
+                self._forwarded_bytes += len(data)
+            else:
+                self._drops["queue_full"] += 1
+
+    # --- rendezvous ---------------------------------------------------------------------------
+
+    def _resolve(self, register: Register, public: Address) -> tuple[Role, _Session] | None:
+        """Which session and role a REGISTER's ids name (see docs/relay.md, "Who is who")."""
+        first, second = register.ids
+        # R reading: own id first, peer second.
+        session = self._sessions.get((second, first))
+        if session is not None:
+            return "viewer", session
+        session = self._sessions.get((first, second))
+        if session is not None:
+            return "camera", session
+        stream = self._streams.get(first) if first == second else None
+        if stream is None or not stream.sessions:
+            return None
+        # K reading: the camera id twice; only the camera's known host makes it the camera.
+        newest = max(stream.sessions.values(), key=lambda s: s.allocation.number)
+        if stream.camera_host is not None and public.host == stream.camera_host:
+            return "camera", newest
+        return "viewer", newest
+
+    def _register(self, register: Register, key: Hashable, public: Address, sink: Sink) -> None:
+        resolved = self._resolve(register, public)
+        if resolved is None:
+            self._drop("unknown_id", register.encode(), public, ids=list(register.ids))
+            return
+        role, session = resolved
+        stream = session.stream
+        if role == "camera" and stream.camera_host not in (None, public.host):
+            self._drop("camera_host_mismatch", register.encode(), public)
+            return
+        endpoint = self._endpoints.get(key)
+        if endpoint is not None and (
+            endpoint.role != role
+            or endpoint.channel != register.channel
+            or endpoint.stream is not stream
+            or endpoint.session is not (session if role == "viewer" else None)
+        ):
+            self._remove_endpoint(endpoint)
+            endpoint = None
+        now = time.monotonic()
+        if endpoint is None:
+            endpoint = self._new_endpoint(register, role, session, key, public, sink, now)
+            if endpoint is None:
+                return
+        endpoint.lan, endpoint.ids, endpoint.kind = register.lan, register.ids, register.kind
+        endpoint.last_seen = now
+        self._send_peers(endpoint)
+
+    def _new_endpoint(
+        self,
+        register: Register,
+        role: Role,
+        session: _Session,
+        key: Hashable,
+        public: Address,
+        sink: Sink,
+        now: float,
+    ) -> _Endpoint | None:
+        stream = session.stream
+        if len(self._endpoints) >= self._max_endpoints:
+            self._drop("endpoint_limit", register.encode(), public)
+            return None
+        viewers = stream.viewers.setdefault(register.channel, set())
+        if role == "viewer" and len(viewers) >= self._max_viewers:
+            self._drop("viewer_limit", register.encode(), public)
+            return None
+        endpoint = _Endpoint(
+            key=key,
+            role=role,
+            stream=stream,
+            session=session if role == "viewer" else None,
+            channel=register.channel,
+            kind=register.kind,
+            ids=register.ids,
+            lan=register.lan,
+            sink=sink,
+            public=public,
+            last_seen=now,
+            replies=TokenBucket(self._replies_per_second, 2 * self._replies_per_second),
+        )
+        if role == "camera":
+            previous = stream.cameras.get(register.channel)
+            if previous is not None:
+                # The camera re-registered from a new port (restart): the newest one wins.
+                self._remove_endpoint(previous)
+            stream.cameras[register.channel] = endpoint
+        else:
+            viewers.add(endpoint)
+            session.endpoints.add(endpoint)
+        self._endpoints[key] = endpoint
+        self._record(
+            "register",
+            data=register.encode(),
+            peer=f"{public.host}:{public.port}",
+            role=role,
+            channel=register.channel,
+            ids=list(register.ids),
+            lan=f"{register.lan.host}:{register.lan.port}",
+        )
+        if self._peer_mode == "direct":
+            # The counterpart registered first: now it can learn about this end too.
+            for counterpart in self._counterparts(endpoint):
+                self._send_peers(counterpart)
+        return endpoint
+
+    def _counterparts(self, endpoint: _Endpoint) -> list[_Endpoint]:
+        stream = endpoint.stream
+        if endpoint.role == "viewer":
+            camera = stream.cameras.get(endpoint.channel)
+            return [camera] if camera is not None else []
+        return list(stream.viewers.get(endpoint.channel, ()))
+
+    def _send_peers(self, endpoint: _Endpoint) -> None:
+        if self._peer_mode == "relay":
+            peer = Address(self._announce, self.port)
+        else:
+            counterparts = self._counterparts(endpoint)
+            if not counterparts:
+                return  # PEERS waits until the other end has registered
+            newest = max(counterparts, key=lambda e: e.last_seen)
+            # Direct mode hands each end one counterpart: the public address when it differs
+            # from the LAN one (different networks), else the LAN one.
+            peer = newest.public if newest.public.host != newest.lan.host else newest.lan
+        ack = RelayAck(endpoint.channel, endpoint.kind, endpoint.reply_ids)
+        peers = Peers.between(endpoint.lan, endpoint.public, peer)
+        self._reply(endpoint, ack.encode(), peers.encode())
+
+    def _answer(self, endpoint: _Endpoint, packet: SdnkPacket, data: bytes) -> None:
+        """Play the peer's part so both public clients' state machines complete."""
+        match packet:
+            case RelayAck():
+                endpoint.acknowledged = True
+            case Connected():
+                endpoint.connected = True
+            case Punch(sequence=sequence):
+                if endpoint.punches_answered >= MAX_PUNCH_REPLIES:
+                    return
+                endpoint.punches_answered += 1
+                replies = [Punch(sequence, endpoint.reply_ids).encode()]
+                if endpoint.next_connect_counter <= LAST_CONNECT_COUNTER:
+                    counter = endpoint.next_connect_counter
+                    endpoint.next_connect_counter += 1
+                    replies.append(Connect(counter, header_counter=counter).encode())
+                self._reply(endpoint, *replies)
+            case Connect(counter=counter):
+                # K answers an empty CONNECT with 1; do the same.
+                replies = [Connected(1 if counter is None else counter).encode()]
+                if not endpoint.sent_late_punch:
+                    endpoint.sent_late_punch = True
+                    replies.append(Punch(LATE_PUNCH_SEQUENCE, endpoint.reply_ids).encode())
+                self._reply(endpoint, *replies)
+            case _:
+                self._drop("unexpected_packet", data, endpoint.public)
+
+    def _reply(self, endpoint: _Endpoint, *datagrams: bytes) -> None:
+        # Security consideration: replies are rate limited per endpoint, so a spoofed source
+        # cannot turn the relay into a reflector.
+        if not endpoint.replies.take():
+            self._drops["reply_rate"] += 1
+            return
+        for datagram in datagrams:
+            endpoint.sink.send(datagram)
+
+    # --- TCP fallback -------------------------------------------------------------------------
+
+    async def _handle_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._tcp_sinks) >= self._max_tcp:
+            self._drops["tcp_limit"] += 1
+            writer.close()
+            return
+        sink = TcpSink(writer, self._queue_limit, self._inactivity_timeout, self._tcp_broken)
+        self._tcp_sinks.add(sink)
+        public = Address(*sink.address)
+        try:
+            while True:
+                # Security consideration: idle connections are closed, frames are size capped.
+                async with asyncio.timeout(self._inactivity_timeout):
+                    header = await reader.readexactly(TCP_LENGTH.size)
+                    (length,) = TCP_LENGTH.unpack(header)
+                    if length == 0 or length > self._max_datagram:
+                        self._drop("oversize", header, public, length=length)
+                        return
+                    datagram = await reader.readexactly(length)
+                self._on_datagram(datagram, sink, public, sink)
+        except (asyncio.IncompleteReadError, OSError, TimeoutError):
+            pass
+        finally:
+            self._tcp_broken(sink)
+
+    def _tcp_broken(self, sink: TcpSink) -> None:
+        endpoint = self._endpoints.get(sink)
+        if endpoint is not None:
+            self._remove_endpoint(endpoint)
+        self._tcp_sinks.discard(sink)
+        sink.close()
+
+    # --- accounting ---------------------------------------------------------------------------
+
+    def _drop(self, reason: str, data: bytes, source: Address, **fields: Any) -> None:
+        self._drops[reason] += 1
+        self._record(reason, data=data, peer=f"{source.host}:{source.port}", **fields)
+
+    def _record(self, event: str, *, data: bytes | None = None, **fields: Any) -> None:
+        # Security consideration: a flood of junk must not flood the capture log too.
+        if self._recorder is None or not self._record_budget.take():
+            return
+        self._recorder.record(
+            "relay",
+            data=None if data is None else data[:RECORDED_BYTES],
+            event=event,
+            local_port=self.port,
+            **fields,
+        )

@@ -1,0 +1,217 @@
+"""A simulated NetCam: logs in the way we believe a NetCam does, keeps alive, answers commands.
+
+The camera's real login is unknown (PROTOCOL.md section 3, [U]); this is the hypothesis the
+broker is built around, written down in CAMERA_LOGIN_KEYS and docs/broker.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from typing import Any
+
+from fakecloud.net.commands import CommandError, format_command, parse_command, parse_plus_fields
+from fakecloud.net.cxnet import Action, CXNetError, Frame
+from fakecloud.net.properties import (
+    PropertiesError,
+    encode_properties,
+    java_timestamp,
+    parse_properties,
+)
+from fakecloud.sim import CxnetLink
+
+log = logging.getLogger(__name__)
+
+# The properties the simulator logs in with (our hypothesis of the NetCam's login).
+CAMERA_LOGIN_KEYS = ("CX_UNAME", "CX_PASSWD", "mac", "alias", "firmware", "client_type", "lport")
+SIM_FIRMWARE = "2.4.8.5-sim"
+NETCAM_LPORT = 9490
+# 2013 NetCam frames carry service 121/122, crypto 0 and version 3.
+NETCAM_FRAME = Frame(action=0, version=3, service=121, crypto=0)
+
+
+class LoginRefused(Exception):
+    """The broker answered a login with an error frame; retrying will not help."""
+
+
+class SimulatedCamera:
+    """One simulated camera; many can run in one event loop (no thread per camera)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        login: str | None,
+        password: str | None,
+        mac: str,
+        alias: str | None = None,
+        keepalive_interval: float = 30.0,
+        tls: bool = False,
+        first_backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.login = login
+        self.password = password
+        self.mac = mac
+        self.alias = alias or "oc9:" + mac.replace(":", "")
+        self.keepalive_interval = keepalive_interval
+        self.tls = tls
+        self.first_backoff = first_backoff
+        self.max_backoff = max_backoff
+        self.connect_timeout = connect_timeout
+        self.logged_in = asyncio.Event()
+        self.disconnected = asyncio.Event()
+        self.camera_id: int | None = None
+        self.settings: dict[str, str] = {}
+        self.commands_answered = 0
+        self.login_count = 0
+        self.last_login_seconds: float | None = None
+        self._link: CxnetLink | None = None
+        self._session = NETCAM_FRAME.session
+        self._stop_requested = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"SimulatedCamera({self.mac})"
+
+    async def run(self, max_attempts: int | None = None) -> None:
+        """Stay connected until stop(); reconnect with capped exponential backoff and jitter."""
+        backoff = self.first_backoff
+        attempts = 0
+        while not self._stop_requested.is_set() and (
+            max_attempts is None or attempts < max_attempts
+        ):
+            attempts += 1
+            try:
+                await self._connect_once()
+                backoff = self.first_backoff
+            except LoginRefused:
+                raise
+            except (OSError, TimeoutError, CXNetError, PropertiesError) as error:
+                log.debug("%s: connection failed: %s", self.mac, error)
+            finally:
+                self.logged_in.clear()
+                self.disconnected.set()
+            if max_attempts is not None and attempts >= max_attempts:
+                break
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(backoff * random.uniform(0.5, 1.0)):
+                    await self._stop_requested.wait()
+            backoff = min(backoff * 2, self.max_backoff)
+
+    def stop(self) -> None:
+        self._stop_requested.set()
+        if self._link is not None:
+            self._link.abort()
+
+    async def report_motion(self) -> None:
+        """Report motion; simulator vocabulary `motion-event|<id>|MOTION_MJPEG|`."""
+        body = format_command("motion-event", str(self.camera_id), "MOTION_MJPEG")
+        await self._send(Action.COMMAND, options=self._stamped({}), body=body.encode())
+
+    # -- one connection ---------------------------------------------------------------------------
+
+    async def _connect_once(self) -> None:
+        link = await CxnetLink.open(
+            self.host, self.port, tls=self.tls, connect_timeout=self.connect_timeout
+        )
+        self._link = link
+        try:
+            started = time.perf_counter()
+            await link.send(self._login_frame())
+            async with asyncio.timeout(self.connect_timeout):
+                reply = await link.receive()
+            if reply.action == Action.ERROR:
+                raise LoginRefused(parse_properties(reply.body).get("reason", "login refused"))
+            self.last_login_seconds = time.perf_counter() - started
+            welcome = parse_properties(reply.body)
+            self._session = reply.session
+            device_id = welcome.get("device-id", "")
+            self.camera_id = int(device_id) if device_id.isdigit() else None
+            self.login_count += 1
+            self.disconnected.clear()
+            self.logged_in.set()
+            keepalive = asyncio.create_task(self._keepalive_loop())
+            try:
+                await self._serve(link)
+            finally:
+                keepalive.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keepalive
+        finally:
+            self._link = None
+            await link.close()
+
+    def _login_frame(self) -> Frame:
+        properties: dict[str, str] = {}
+        if self.login is not None and self.password is not None:
+            properties |= {"CX_UNAME": self.login, "CX_PASSWD": self.password}
+        properties |= {
+            "mac": self.mac,
+            "alias": self.alias,
+            "firmware": SIM_FIRMWARE,
+            "client_type": "netcam-sim",
+            "lport": str(NETCAM_LPORT),
+        }
+        return Frame(
+            action=Action.LOGIN,
+            version=NETCAM_FRAME.version,
+            service=NETCAM_FRAME.service,
+            crypto=NETCAM_FRAME.crypto,
+            options=self._stamped(properties),
+        )
+
+    @staticmethod
+    def _stamped(properties: dict[str, str]) -> bytes:
+        # The 2013 NetCam frame starts its properties with a Java timestamp comment.
+        return encode_properties(properties, comment=java_timestamp())
+
+    async def _keepalive_loop(self) -> None:
+        # A failed send ends only this loop; the reader sees the closed connection.
+        with contextlib.suppress(ConnectionError, OSError):
+            while True:
+                await asyncio.sleep(self.keepalive_interval)
+                await self._send(Action.KEEPALIVE)
+
+    async def _send(self, action: int, **fields: Any) -> None:
+        if self._link is None:
+            raise ConnectionError(f"{self.mac} is not connected")
+        frame = Frame(
+            action=action,
+            session=self._session,
+            version=NETCAM_FRAME.version,
+            service=NETCAM_FRAME.service,
+            crypto=NETCAM_FRAME.crypto,
+            **fields,
+        )
+        await self._link.send(frame)
+
+    async def _serve(self, link: CxnetLink) -> None:
+        with contextlib.suppress(ConnectionError):
+            while True:
+                frame = await link.receive()
+                if frame.action == Action.COMMAND:
+                    await self._answer(frame)
+
+    async def _answer(self, frame: Frame) -> None:
+        try:
+            correlation = parse_properties(frame.options).get("CorrelationID", "")
+            command = parse_command(frame.body)
+        except (PropertiesError, CommandError):
+            return
+        if command.name == "modify-device" and len(command.args) > 1:
+            self.settings.update(parse_plus_fields(command.args[1]))
+        # Simulator vocabulary: `ack|<command>|<device id>|`, with the asker's CorrelationID.
+        body = format_command("ack", command.name, str(self.camera_id))
+        await self._send(
+            Action.COMMAND,
+            options=encode_properties({"CorrelationID": correlation}),
+            body=body.encode(),
+        )
+        self.commands_answered += 1

@@ -1,0 +1,483 @@
+"""The SQLite data-access layer: accounts, tokens, cameras, the session log and events.
+
+Every public method is one short transaction. `Store` is synchronous (the CLI uses it as is);
+the servers use `AsyncStore`, which runs these same methods on one worker thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+import string
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fakecloud.core.errors import UserError
+from fakecloud.store.models import (
+    Account,
+    Camera,
+    Event,
+    SessionEntry,
+    TokenInfo,
+    check_login,
+    check_name,
+    check_new_password,
+    decode_json_object,
+    default_alias,
+    encode_json_object,
+    normalise_mac,
+    report_as_json,
+    utc_now,
+)
+from fakecloud.store.passwords import PasswordHasher, VerificationCache
+from fakecloud.store.schema import migrate
+
+CAMERA_ID_LIMIT = 2**40
+P2P_KEY_LENGTH = 16
+_P2P_KEY_ALPHABET = string.ascii_letters + string.digits
+TOKEN_MARKER = ".accessToken:"
+_PARTNER_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_-")
+_CAMERA_COLUMNS = (
+    "c.id, c.alias, c.mac, c.p2p_key, a.login, c.name, c.settings, c.online, c.first_seen,"
+    " c.last_seen, c.last_ip, c.firmware, c.properties, c.created"
+)
+_CAMERA_SELECT = (
+    f"SELECT {_CAMERA_COLUMNS} FROM cameras c LEFT JOIN accounts a ON a.id = c.owner_id"
+)
+
+
+class Store:
+    """One SQLite database in WAL mode. Thread-safe (one lock), but meant for one thread."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        hasher: PasswordHasher | None = None,
+        cache: VerificationCache | None = None,
+        max_log_rows: int = 100_000,
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._hasher = hasher or PasswordHasher()
+        self._dummy_hash = self._hasher.dummy_hash()
+        self._cache = cache or VerificationCache()
+        self._max_log_rows = max_log_rows
+        self._log_inserts = 0
+        self._lock = threading.RLock()
+        # check_same_thread=False: AsyncStore opens nothing itself, it moves every call onto its
+        # worker thread; the lock above keeps any other use serial.
+        try:
+            self._db = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+        except sqlite3.Error as error:
+            raise UserError(f"cannot open the database {path}: {error}") from None
+        try:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            # Durability: in WAL mode with synchronous=NORMAL a commit is in the write-ahead log
+            # (in the OS page cache) before it returns, so a crash or SIGKILL of fakecloud loses
+            # nothing that was committed, and the database is never corrupted. Only a power cut
+            # or kernel crash can lose the last few commits (never the file's consistency).
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            migrate(self._db)
+        except BaseException as error:
+            self._db.close()
+            if isinstance(error, sqlite3.DatabaseError):
+                raise UserError(f"cannot open the database {path}: {error}") from None
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, parameters).fetchall()
+
+    def integrity_check(self) -> str:
+        """'ok', or SQLite's description of the damage."""
+        return str(self._query("PRAGMA integrity_check")[0][0])
+
+    # -- accounts ---------------------------------------------------------------------------------
+
+    def add_account(self, login: str, password: str) -> Account:
+        check_login(login)
+        password_hash = self._hasher.hash(check_new_password(password))
+        created = utc_now()
+        try:
+            with self._transaction() as db:
+                cursor = db.execute(
+                    "INSERT INTO accounts (login, login_key, password_hash, created)"
+                    " VALUES (?, ?, ?, ?)",
+                    (login, login.casefold(), password_hash, created.isoformat()),
+                )
+        except sqlite3.IntegrityError:
+            raise UserError(f"an account named {login!r} already exists") from None
+        assert cursor.lastrowid is not None
+        return Account(id=cursor.lastrowid, login=login, created=created)
+
+    def get_account(self, login: str) -> Account | None:
+        rows = self._query(
+            "SELECT id, login, created FROM accounts WHERE login_key = ?", (login.casefold(),)
+        )
+        return _account(rows[0]) if rows else None
+
+    def list_accounts(self) -> list[Account]:
+        rows = self._query("SELECT id, login, created FROM accounts ORDER BY id")
+        return [_account(row) for row in rows]
+
+    def verify_password(self, login: str, password: str) -> Account | None:
+        """The account when the password is right; None otherwise. An unknown login costs one
+        scrypt too, so response times do not reveal which logins exist."""
+        if self._cache.hit(login, password):
+            account = self.get_account(login)
+            if account is not None:
+                return account
+        rows = self._query(
+            "SELECT id, login, created, password_hash FROM accounts WHERE login_key = ?",
+            (login.casefold(),),
+        )
+        stored = rows[0][3] if rows else self._dummy_hash
+        if not self._hasher.verify(password, stored) or not rows:
+            return None
+        self._cache.remember(login, password)
+        return _account(rows[0][:3])
+
+    def set_password(self, login: str, password: str) -> None:
+        password_hash = self._hasher.hash(check_new_password(password))
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE accounts SET password_hash = ? WHERE login_key = ?",
+                (password_hash, login.casefold()),
+            ).rowcount
+        self._cache.forget(login)
+        if not changed:
+            raise UserError(f"no account named {login!r}")
+
+    def remove_account(self, login: str) -> None:
+        """Delete the account and its tokens. Its cameras stay known but become unowned
+        (their history is kept; the next account a camera logs in with claims it)."""
+        with self._transaction() as db:
+            removed = db.execute(
+                "DELETE FROM accounts WHERE login_key = ?", (login.casefold(),)
+            ).rowcount
+        self._cache.forget(login)
+        if not removed:
+            raise UserError(f"no account named {login!r}")
+
+    # -- access tokens ----------------------------------------------------------------------------
+
+    def issue_token(self, login: str, partner: str = "myQ") -> str:
+        """A new access token in the form Tend clients send as CX_PASSWD:
+        '<partner>.accessToken:<token>'. Only a hash is kept; this is the one time it is seen."""
+        if not partner or len(partner) > 64 or not set(partner) <= _PARTNER_CHARACTERS:
+            raise UserError("a partner name has 1 to 64 letters, digits, '_' or '-'")
+        account = self._require_account(login)
+        token = secrets.token_urlsafe(32)
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO tokens (account_id, partner, token_hash, created) VALUES (?, ?, ?, ?)",
+                (account.id, partner, _token_hash(token), utc_now().isoformat()),
+            )
+        return f"{partner}{TOKEN_MARKER}{token}"
+
+    def verify_token(self, login: str, token: str) -> Account | None:
+        """The account when the token (bare, or in its full CX_PASSWD form) is one of its own."""
+        _, marker, bare = token.partition(TOKEN_MARKER)
+        rows = self._query(
+            "SELECT a.id, a.login, a.created FROM tokens t JOIN accounts a ON a.id = t.account_id"
+            " WHERE t.token_hash = ? AND a.login_key = ?",
+            (_token_hash(bare if marker else token), login.casefold()),
+        )
+        return _account(rows[0]) if rows else None
+
+    def list_tokens(self, login: str) -> list[TokenInfo]:
+        account = self._require_account(login)
+        rows = self._query(
+            "SELECT id, partner, created FROM tokens WHERE account_id = ? ORDER BY id",
+            (account.id,),
+        )
+        return [
+            TokenInfo(id=row[0], login=account.login, partner=row[1], created=_time(row[2]))
+            for row in rows
+        ]
+
+    def revoke_tokens(self, login: str) -> int:
+        account = self._require_account(login)
+        with self._transaction() as db:
+            return db.execute("DELETE FROM tokens WHERE account_id = ?", (account.id,)).rowcount
+
+    def _require_account(self, login: str) -> Account:
+        account = self.get_account(login)
+        if account is None:
+            raise UserError(f"no account named {login!r}")
+        return account
+
+    # -- cameras ----------------------------------------------------------------------------------
+
+    def upsert_camera(
+        self,
+        *,
+        mac: str,
+        alias: str | None = None,
+        owner: str | None = None,
+        name: str | None = None,
+    ) -> Camera:
+        """The camera with this MAC (or else this alias), created when there is none. Given
+        values (alias, owner, name) are written over the stored ones; None leaves them."""
+        mac = normalise_mac(mac)
+        owner_id = self._require_account(owner).id if owner is not None else None
+        if name is not None:
+            check_name(name)
+        with self._transaction() as db:
+            # Looked up inside the write transaction, so two writers cannot both create it.
+            existing = self.find_camera(mac=mac, alias=alias)
+            if existing is None:
+                camera_id = self._insert_camera(db, mac, alias or default_alias(mac))
+            else:
+                camera_id = existing.id
+            db.execute(
+                "UPDATE cameras SET alias = COALESCE(?, alias), owner_id = COALESCE(?, owner_id),"
+                " name = COALESCE(?, name) WHERE id = ?",
+                (alias, owner_id, name, camera_id),
+            )
+        camera = self.get_camera(camera_id)
+        assert camera is not None
+        return camera
+
+    def _insert_camera(self, db: sqlite3.Connection, mac: str, alias: str) -> int:
+        # Ids are random (not 1, 2, 3...) because they appear in URLs and CX_DSTID: guessing a
+        # neighbour's id should not be that easy. Collisions below 2**40 are rare; retry a few.
+        for _ in range(8):
+            camera_id = secrets.randbelow(CAMERA_ID_LIMIT - 1) + 1
+            key = "".join(secrets.choice(_P2P_KEY_ALPHABET) for _ in range(P2P_KEY_LENGTH))
+            try:
+                db.execute(
+                    "INSERT INTO cameras (id, alias, mac, p2p_key, created) VALUES (?, ?, ?, ?, ?)",
+                    (camera_id, alias, mac, key, utc_now().isoformat()),
+                )
+            except sqlite3.IntegrityError:
+                continue
+            return camera_id
+        raise UserError("could not find a free camera id")
+
+    def get_camera(self, camera_id: int) -> Camera | None:
+        rows = self._query(f"{_CAMERA_SELECT} WHERE c.id = ?", (camera_id,))
+        return _camera(rows[0]) if rows else None
+
+    def find_camera(
+        self, mac: str | None = None, alias: str | None = None, ip: str | None = None
+    ) -> Camera | None:
+        """By MAC first, then alias, then the address it was last seen at (most recent)."""
+        if mac is not None:
+            rows = self._query(f"{_CAMERA_SELECT} WHERE c.mac = ?", (normalise_mac(mac),))
+            if rows:
+                return _camera(rows[0])
+        for column, value in (("alias", alias), ("last_ip", ip)):
+            if value is not None:
+                rows = self._query(
+                    f"{_CAMERA_SELECT} WHERE c.{column} = ? ORDER BY c.last_seen DESC LIMIT 1",
+                    (value,),
+                )
+                if rows:
+                    return _camera(rows[0])
+        return None
+
+    def list_cameras(self, owner: str | None = None) -> list[Camera]:
+        """Every camera, or only those of one account (case-insensitive)."""
+        if owner is None:
+            rows = self._query(f"{_CAMERA_SELECT} ORDER BY c.created, c.id")
+        else:
+            rows = self._query(
+                f"{_CAMERA_SELECT} WHERE a.login_key = ? ORDER BY c.created, c.id",
+                (owner.casefold(),),
+            )
+        return [_camera(row) for row in rows]
+
+    def forget_camera(self, camera_id: int) -> None:
+        """Delete the camera and its events; the session log keeps its lines, unlinked."""
+        with self._transaction() as db:
+            removed = db.execute("DELETE FROM cameras WHERE id = ?", (camera_id,)).rowcount
+        if not removed:
+            raise UserError(f"no camera {camera_id}")
+
+    def set_camera_presence(
+        self,
+        camera_id: int,
+        online: bool,
+        ip: str | None = None,
+        firmware: str | None = None,
+        properties: dict[str, Any] | None = None,
+    ) -> None:
+        now = utc_now().isoformat()
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE cameras SET online = ?, last_seen = ?,"
+                " first_seen = COALESCE(first_seen, ?), last_ip = COALESCE(?, last_ip),"
+                " firmware = COALESCE(?, firmware),"
+                " properties = COALESCE(?, properties) WHERE id = ?",
+                (
+                    int(online),
+                    now,
+                    now,
+                    ip,
+                    firmware,
+                    None if properties is None else report_as_json(properties),
+                    camera_id,
+                ),
+            ).rowcount
+        if not changed:
+            raise UserError(f"no camera {camera_id}")
+
+    def update_camera(
+        self,
+        camera_id: int,
+        *,
+        name: str | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> Camera:
+        """Rename (an empty name clears it) and/or replace the settings; None leaves a field."""
+        settings_text = None if settings is None else encode_json_object(settings)
+        if name is not None:
+            check_name(name)
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE cameras SET name = CASE WHEN ? IS NULL THEN name ELSE NULLIF(?, '') END,"
+                " settings = COALESCE(?, settings) WHERE id = ?",
+                (name, name, settings_text, camera_id),
+            ).rowcount
+        camera = self.get_camera(camera_id)
+        if not changed or camera is None:
+            raise UserError(f"no camera {camera_id}")
+        return camera
+
+    def mark_all_offline(self) -> int:
+        """At server start nobody is connected yet, whatever the last run left behind."""
+        with self._transaction() as db:
+            return db.execute("UPDATE cameras SET online = 0 WHERE online != 0").rowcount
+
+    # -- session log and events -------------------------------------------------------------------
+
+    def log_session(
+        self, camera_id: int | None, login: str | None, role: str, peer: str, event: str
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO sessions (time, camera_id, login, role, peer, event)"
+                " VALUES (?, (SELECT id FROM cameras WHERE id = ?), ?, ?, ?, ?)",
+                (utc_now().isoformat(), camera_id, login, role, peer, event),
+            )
+            self._prune(db, "sessions")
+
+    def list_sessions(self, camera_id: int | None = None, limit: int = 100) -> list[SessionEntry]:
+        """Newest first."""
+        where, parameters = _camera_filter(camera_id)
+        rows = self._query(
+            f"SELECT id, time, camera_id, login, role, peer, event FROM sessions {where}"
+            " ORDER BY id DESC LIMIT ?",
+            (*parameters, limit),
+        )
+        return [
+            SessionEntry(row[0], _time(row[1]), row[2], row[3], row[4], row[5], row[6])
+            for row in rows
+        ]
+
+    def add_event(self, camera_id: int | None, kind: str, data: dict[str, Any]) -> Event:
+        data_text = report_as_json(data)
+        now = utc_now()
+        try:
+            with self._transaction() as db:
+                cursor = db.execute(
+                    "INSERT INTO events (time, camera_id, kind, data) VALUES (?, ?, ?, ?)",
+                    (now.isoformat(), camera_id, kind, data_text),
+                )
+                self._prune(db, "events")
+        except sqlite3.IntegrityError:
+            raise UserError(f"no camera {camera_id}") from None
+        assert cursor.lastrowid is not None
+        return Event(cursor.lastrowid, camera_id, now, kind, decode_json_object(data_text))
+
+    def list_events(self, camera_id: int | None = None, limit: int = 100) -> list[Event]:
+        """Newest first."""
+        where, parameters = _camera_filter(camera_id)
+        rows = self._query(
+            f"SELECT id, camera_id, time, kind, data FROM events {where} ORDER BY id DESC LIMIT ?",
+            (*parameters, limit),
+        )
+        return [
+            Event(row[0], row[1], _time(row[2]), row[3], decode_json_object(row[4])) for row in rows
+        ]
+
+    def _prune(self, db: sqlite3.Connection, table: str) -> None:
+        """Keep the logs bounded: every few hundred inserts, drop rows beyond the limit."""
+        self._log_inserts += 1
+        if self._log_inserts % 256:
+            return
+        db.execute(
+            f"DELETE FROM {table} WHERE id <= (SELECT MAX(id) FROM {table}) - ?",
+            (self._max_log_rows,),
+        )
+
+
+def _camera_filter(camera_id: int | None) -> tuple[str, tuple[Any, ...]]:
+    return ("", ()) if camera_id is None else ("WHERE camera_id = ?", (camera_id,))
+
+
+def _token_hash(token: str) -> str:
+    # Tokens are 256 random bits, so a plain SHA-256 is enough: there is nothing to brute-force.
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _optional_time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _account(row: tuple[Any, ...]) -> Account:
+    return Account(id=row[0], login=row[1], created=_time(row[2]))
+
+
+def _camera(row: tuple[Any, ...]) -> Camera:
+    return Camera(
+        id=row[0],
+        alias=row[1],
+        mac=row[2],
+        p2p_key=row[3],
+        owner=row[4],
+        name=row[5],
+        settings=decode_json_object(row[6]),
+        online=bool(row[7]),
+        first_seen=_optional_time(row[8]),
+        last_seen=_optional_time(row[9]),
+        last_ip=row[10],
+        firmware=row[11],
+        properties=decode_json_object(row[12]),
+        created=_optional_time(row[13]),
+    )

@@ -1,0 +1,357 @@
+"""The broker end to end: real sockets, real store, R- and K-style clients, simulated cameras."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from fakecloud.broker import Broker, CameraOfflineError, Session
+from fakecloud.net.commands import Command
+from fakecloud.net.cxnet import Action, Frame, encode_frame
+from fakecloud.net.properties import encode_properties, parse_properties
+from fakecloud.sim.app import SimulatedApp
+from fakecloud.sim.camera import LoginRefused, SimulatedCamera
+from tests.broker.conftest import (
+    OTHER,
+    OTHER_PASSWORD,
+    OWNER,
+    OWNER_PASSWORD,
+    BrokerServer,
+    wait_until,
+)
+from tests.broker.tend_clients import KClient, RClient, pack, read_reply
+
+MAC = "00:11:22:33:44:55"
+
+
+def camera_for(served: BrokerServer, mac: str = MAC, **options: Any) -> SimulatedCamera:
+    settings = {"login": OWNER, "password": OWNER_PASSWORD, "first_backoff": 0.05}
+    return SimulatedCamera("127.0.0.1", served.port, mac=mac, **(settings | options))
+
+
+@pytest.fixture
+async def online_camera(served: BrokerServer) -> AsyncIterator[SimulatedCamera]:
+    camera = camera_for(served)
+    task = asyncio.create_task(camera.run())
+    async with asyncio.timeout(5):
+        await camera.logged_in.wait()
+    yield camera
+    camera.stop()
+    await task
+
+
+async def test_camera_login_marks_it_online_in_the_store(
+    served: BrokerServer, online_camera: SimulatedCamera
+) -> None:
+    stored = await served.store.find_camera(mac=MAC)
+    assert stored.online and stored.owner == OWNER and stored.last_ip == "127.0.0.1"
+    assert stored.firmware == "2.4.8.5-sim"
+    assert online_camera.camera_id == stored.id
+    assert served.broker.online_camera_ids() == [stored.id]
+    assert served.broker.status()["cameras_online"] == 1
+    assert served.recorder.of_kind("login"), "camera logins are recorded while the form is [U]"
+    assert "correct horse" not in repr(served.recorder.events)
+
+
+async def test_closed_connection_marks_camera_offline_at_once(
+    served: BrokerServer, online_camera: SimulatedCamera
+) -> None:
+    camera_id = online_camera.camera_id
+    online_camera.stop()
+    await online_camera.disconnected.wait()
+
+    async def offline() -> bool:
+        return not (await served.store.get_camera(camera_id)).online
+
+    await wait_until(offline, within=2)
+    assert served.broker.online_camera_ids() == []
+
+
+@pytest.mark.parametrize("client_class", [RClient, KClient])
+async def test_tend_clients_log_in_following_the_redirect(
+    served: BrokerServer, online_camera: SimulatedCamera, client_class: type[RClient]
+) -> None:
+    client = client_class("127.0.0.1", served.port, OWNER, OWNER_PASSWORD)
+    reply = await client.log_in()
+    await client.close()
+    assert reply.action == Action.LOGIN and client.redirected
+    welcome = client.welcome
+    assert welcome["sid"] == welcome["session-id"] == client.block.hex()
+    assert welcome["p2p-host"] == f"127.0.0.1:{served.broker.settings.relay_port}:" + str(
+        served.broker.settings.relay_port
+    )
+    (line,) = welcome["device-info-list"].splitlines()
+    stored = await served.store.find_camera(mac=MAC)
+    assert line == (
+        f"{stored.id}:{MAC},MAC={MAC}+AES={stored.p2p_key}+LIP=127.0.0.1+LPORT=9490"
+        "+PWR_SLEEP_MODE=NONE"
+    )
+    (self_line,) = welcome["self-list"].splitlines()
+    assert self_line.split(",")[0] == f"{stored.id}:{MAC}"
+    assert self_line.split(",")[5] == stored.alias
+
+
+async def test_access_token_logs_in_like_a_password(served: BrokerServer) -> None:
+    token = await served.store.issue_token(OWNER)
+    client = KClient("127.0.0.1", served.port, OWNER, token)
+    reply = await client.log_in()
+    await client.close()
+    assert reply.action == Action.LOGIN and client.welcome["alias"] == OWNER
+
+
+async def test_redirect_can_be_disabled(served: BrokerServer) -> None:
+    served.broker.settings = served.broker.settings.model_copy(
+        update={"redirect_app_logins": False}
+    )
+    client = RClient("127.0.0.1", served.port, OWNER, OWNER_PASSWORD)
+    reply = await client.log_in()
+    await client.close()
+    assert reply.action == Action.LOGIN and not client.redirected
+
+
+@pytest.mark.parametrize(("login", "secret"), [(OWNER, "wrong password"), ("nobody", "x" * 12)])
+async def test_bad_credentials_get_one_identical_error(
+    served: BrokerServer, login: str, secret: str
+) -> None:
+    client = RClient("127.0.0.1", served.port, login, secret)
+    reply = await client.log_in()
+    assert reply.action == Action.ERROR
+    assert reply.properties.as_dict() == {"error": "login-failed", "reason": "login refused"}
+    assert client._reader is not None and await client._reader.read() == b""  # closed
+    await client.close()
+    assert served.broker.status()["logins_failed"] == 1
+
+
+async def test_commands_are_routed_both_ways(
+    served: BrokerServer, online_camera: SimulatedCamera
+) -> None:
+    app = SimulatedApp("127.0.0.1", served.port, login=OWNER, password=OWNER_PASSWORD)
+    await app.login()
+    (entry,) = app.cameras
+    reply = await app.command(entry.destination, f"modify-device|{entry.device_id}|QTY=3+FPS=20|")
+    await app.close()
+    assert reply.action == Action.COMMAND
+    assert reply.body == f"ack|modify-device|{entry.device_id}|".encode()
+    assert online_camera.settings == {"QTY": "3", "FPS": "20"}
+    assert served.broker.status()["commands_routed"] == 2  # the request and its answer
+
+
+async def test_k_client_keepalive_and_command(
+    served: BrokerServer, online_camera: SimulatedCamera
+) -> None:
+    client = KClient("127.0.0.1", served.port, OWNER, OWNER_PASSWORD)
+    await client.log_in()
+    await client.keepalive()
+    keepalive = await client.receive()
+    assert (keepalive.action, keepalive.block) == (Action.KEEPALIVE, client.block)
+    destination = f"{online_camera.camera_id}:{MAC}"
+    await client.command(destination, f"require-video-send|{online_camera.camera_id}|8|", "LOG-1")
+    answer = await client.receive()
+    await client.close()
+    assert answer.body.startswith(b"ack|require-video-send|")
+    assert parse_properties(answer.options)["CorrelationID"] == "LOG-1"
+
+
+async def test_command_to_offline_or_foreign_camera_is_an_error(
+    served: BrokerServer, online_camera: SimulatedCamera
+) -> None:
+    for login, password in ((OWNER, OWNER_PASSWORD), (OTHER, OTHER_PASSWORD)):
+        app = SimulatedApp("127.0.0.1", served.port, login=login, password=password)
+        await app.login()
+        target = "999:00:00:00:00:00:01" if login == OWNER else f"{online_camera.camera_id}"
+        reply = await app.command(target, "stop-video-receive|1|")
+        await app.close()
+        assert reply.action == Action.ERROR
+        assert parse_properties(reply.body)["error"] == "offline"
+        assert "is not online" in parse_properties(reply.body)["reason"]
+    assert online_camera.commands_answered == 0
+
+
+async def test_interceptor_answers_instead_of_the_camera(
+    served: BrokerServer, online_camera: SimulatedCamera
+) -> None:
+    seen: list[Command] = []
+
+    async def offer(asker: Session, frame: Frame, command: Command, target: Session) -> bool:
+        seen.append(command)
+        options = parse_properties(frame.options)
+        asker.send(asker.frame(Action.VIDEOMID, options=b"rtp://127.0.0.1:6178", body=b""))
+        asker.send(
+            asker.frame(
+                Action.COMMAND,
+                options=encode_properties({"CorrelationID": options["CorrelationID"]}),
+                body=b"accept-video-receive|",
+            )
+        )
+        return True
+
+    served.broker.command_interceptors.append(offer)
+    client = RClient("127.0.0.1", served.port, OWNER, OWNER_PASSWORD)
+    await client.log_in()
+    await client.command(f"{online_camera.camera_id}:{MAC}", "require-video-send|1|8|", "C1")
+    first, second = await client.receive(), await client.receive()
+    await client.close()
+    assert (first.action, first.options) == (Action.VIDEOMID, b"rtp://127.0.0.1:6178")
+    assert second.body == b"accept-video-receive|"
+    assert [command.name for command in seen] == ["require-video-send"]
+    assert online_camera.commands_answered == 0
+
+
+async def test_fakecloud_sends_commands_itself(
+    served: BrokerServer, online_camera: SimulatedCamera
+) -> None:
+    reply = await served.broker.send_command(online_camera.camera_id, "modify-device|1|FPS=5|")
+    assert reply.body.startswith(b"ack|modify-device|") and online_camera.settings == {"FPS": "5"}
+    with pytest.raises(CameraOfflineError):
+        await served.broker.send_command(12345, "modify-device|1|FPS=5|")
+
+
+async def test_camera_events_are_stored(
+    served: BrokerServer, online_camera: SimulatedCamera
+) -> None:
+    await online_camera.report_motion()
+
+    async def has_event() -> bool:
+        events = await served.store.list_events(online_camera.camera_id)
+        return any(event.kind == "motion-event" for event in events)
+
+    await wait_until(has_event)
+
+
+async def test_silent_session_is_closed_and_camera_marked_offline(
+    served: BrokerServer,
+) -> None:
+    served.broker.settings = served.broker.settings.model_copy(update={"keepalive_timeout": 0.3})
+    camera = camera_for(served, keepalive_interval=60.0)
+    task = asyncio.create_task(camera.run(max_attempts=1))
+    await asyncio.wait_for(camera.logged_in.wait(), 5)
+    started = time.monotonic()
+    await asyncio.wait_for(camera.disconnected.wait(), 5)
+    assert 0.25 < time.monotonic() - started < 2
+    assert not (await served.store.find_camera(mac=MAC)).online
+    await task
+
+
+async def test_keepalives_keep_a_session_open(served: BrokerServer) -> None:
+    served.broker.settings = served.broker.settings.model_copy(update={"keepalive_timeout": 0.4})
+    camera = camera_for(served, keepalive_interval=0.1)
+    task = asyncio.create_task(camera.run(max_attempts=1))
+    await asyncio.wait_for(camera.logged_in.wait(), 5)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(camera.disconnected.wait(), 1.2)
+    camera.stop()
+    await task
+
+
+async def test_malformed_frame_closes_only_its_own_session(
+    served: BrokerServer, online_camera: SimulatedCamera
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    writer.write(b"A\x03\x05\x00\x08\x00" + bytes(40))
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    assert served.broker.status()["malformed_frames"] == 1
+    assert served.recorder.of_kind("frame")[-1]["error"]
+    assert online_camera.logged_in.is_set()
+    reply = await served.broker.send_command(online_camera.camera_id, "modify-device|1|FPS=1|")
+    assert reply.action == Action.COMMAND
+
+
+async def test_oversized_frame_is_refused_from_its_header(served: BrokerServer) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    limit = served.broker.settings.max_request_bytes
+    writer.write(encode_frame(Frame(action=Action.LOGIN, body=b"x" * (limit + 1)))[:64])
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+
+
+async def test_garbage_flood_does_not_delay_a_login(served: BrokerServer) -> None:
+    garbage = []
+    for index in range(60):
+        _, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        # half send junk, half say nothing at all
+        if index % 2:
+            writer.write(bytes([index]) * 500)
+        garbage.append(writer)
+    started = time.monotonic()
+    client = RClient("127.0.0.1", served.port, OWNER, OWNER_PASSWORD)
+    reply = await client.log_in()
+    elapsed = time.monotonic() - started
+    await client.close()
+    for writer in garbage:
+        writer.close()
+    assert reply.action == Action.LOGIN and elapsed < 1.0
+
+
+async def test_learning_policy_accepts_and_records_an_unknown_camera_login(
+    served: BrokerServer,
+) -> None:
+    camera = camera_for(served, login=None, password=None, mac="00:AA:BB:CC:DD:EE")
+    task = asyncio.create_task(camera.run())
+    await asyncio.wait_for(camera.logged_in.wait(), 5)
+    stored = await served.store.find_camera(mac="00:AA:BB:CC:DD:EE")
+    assert stored.online and stored.owner is None
+    (login,) = served.recorder.of_kind("login")
+    assert login["known_form"] is False and login["decoded"]["mac"] == "00:AA:BB:CC:DD:EE"
+    assert login["data"], "the raw login is kept when it carries no secret"
+    camera.stop()
+    await task
+
+
+async def test_strict_policy_refuses_an_unknown_login_form(served: BrokerServer) -> None:
+    served.broker.settings = served.broker.settings.model_copy(update={"login_policy": "strict"})
+    camera = camera_for(served, login=None, password=None)
+    with pytest.raises(LoginRefused):
+        await asyncio.wait_for(camera.run(), 5)
+    assert await served.store.find_camera(mac=MAC) is None
+
+
+async def test_camera_of_another_account_is_refused(
+    served: BrokerServer, online_camera: SimulatedCamera
+) -> None:
+    thief = camera_for(served, login=OTHER, password=OTHER_PASSWORD)
+    with pytest.raises(LoginRefused):
+        await asyncio.wait_for(thief.run(), 5)
+    assert (await served.store.find_camera(mac=MAC)).owner == OWNER
+
+
+async def test_frames_before_login_are_recorded(served: BrokerServer) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    writer.write(pack(3, 508, 0, bytes(16), b"66.160.133.73:6178", b""))
+    writer.write(pack(1, 519, 2, bytes(16), b"CX_UNAME=alice\nCX_PASSWD=nope\n", b""))
+    reply = await asyncio.wait_for(read_reply(reader), 5)
+    writer.close()
+    assert reply.action == Action.ERROR
+    (early,) = served.recorder.of_kind("frame")
+    assert early["action"] == Action.VIDEO and early["note"] == "before login"
+
+
+async def test_cameras_come_back_after_a_server_restart(served: BrokerServer) -> None:
+    cameras = [camera_for(served, mac=f"00:11:22:33:44:{index:02X}") for index in range(5)]
+    tasks = [asyncio.create_task(camera.run()) for camera in cameras]
+    async with asyncio.timeout(5):
+        for camera in cameras:
+            await camera.logged_in.wait()
+    await served.shutdown()
+    async with asyncio.timeout(5):
+        for camera in cameras:
+            await camera.disconnected.wait()
+    assert not any(camera.online for camera in await served.store.list_cameras())
+    served.broker = Broker(served.broker.settings, served.store, served.recorder)
+    await served.listen()  # same port
+    async with asyncio.timeout(5):
+        for camera in cameras:
+            await camera.logged_in.wait()
+
+    async def all_online() -> bool:
+        return all(camera.online for camera in await served.store.list_cameras())
+
+    await wait_until(all_online)
+    assert all(camera.login_count == 2 for camera in cameras)
+    for camera in cameras:
+        camera.stop()
+    await asyncio.gather(*tasks)

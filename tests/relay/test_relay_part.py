@@ -1,0 +1,361 @@
+"""The relay on real loopback sockets: rendezvous per reading, forwarding, limits, fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from fakecloud.core.config import Settings
+from fakecloud.core.errors import UserError
+from fakecloud.net.sdnk import (
+    Address,
+    Connect,
+    Connected,
+    Peers,
+    Punch,
+    Register,
+    RelayAck,
+    decode,
+)
+from fakecloud.relay import Allocation, RelayError, RelayPart, Tap
+from tests.relay.peers import TcpPeer, UdpPeer
+
+CAMERA = 5
+
+
+class ListRecorder:
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def record(self, kind: str, *, data: bytes | None = None, **fields: Any) -> None:
+        self.events.append({"kind": kind, "data": data, **fields})
+
+
+@pytest.fixture
+def recorder() -> ListRecorder:
+    return ListRecorder()
+
+
+async def _running(relay: RelayPart) -> AsyncIterator[RelayPart]:
+    await relay.start()
+    try:
+        yield relay
+    finally:
+        await relay.stop()
+
+
+@pytest.fixture
+async def relay(settings: Settings, recorder: ListRecorder) -> AsyncIterator[RelayPart]:
+    async for running in _running(RelayPart(settings, recorder)):
+        yield running
+
+
+def _target(allocation: Allocation) -> tuple[str, int]:
+    return (allocation.host, allocation.port)
+
+
+async def _register(
+    peer: UdpPeer, allocation: Allocation, channel: int, ids: tuple[str, str], kind: str = "V"
+) -> Peers:
+    peer.send(Register(channel, kind, peer.address, ids).encode(), _target(allocation))
+    return await peer.peers()
+
+
+async def _camera(allocation: Allocation, host: str = "127.0.0.1") -> list[UdpPeer]:
+    """A camera registering both channels, R-reading mirrored: its own id first."""
+    ids = (allocation.camera_media_id, allocation.viewer_media_id)
+    sockets = [await UdpPeer.bind(host), await UdpPeer.bind(host)]
+    for channel, sock in enumerate(sockets):
+        await _register(sock, allocation, channel, ids)
+    return sockets
+
+
+async def _r_viewer(allocation: Allocation) -> list[UdpPeer]:
+    """Reading R's viewer: REQ_CONN_INFO, ACK, REQ_PUNCH, RES_PUNCH 7..12 on both channels."""
+    ids = (allocation.viewer_media_id, allocation.camera_media_id)
+    sockets = [await UdpPeer.bind(), await UdpPeer.bind()]
+    for channel, sock in enumerate(sockets):
+        peers = await _register(sock, allocation, channel, ids)
+        # R's reading: host from slot 3 (public), port from slot 2.
+        target = (peers.slots[3].host, peers.slots[2].port)
+        sock.send(RelayAck(channel, "V", ids).encode(), _target(allocation))
+        for sequence in (0, 1, 0, 1, 0, 1):
+            sock.send(Punch(sequence, ids).encode(), target)
+    for sock in sockets:
+        await sock.until(lambda peer: len(peer.of_type(Punch)) >= 6)
+    assert sum(len(sock.of_type(Punch)) for sock in sockets) >= 7  # R's threshold
+    video = sockets[0]
+    for counter in range(7, 13):
+        video.send(Connect(counter, header_counter=counter).encode(), video.sources[-1])
+    await video.until(lambda peer: len(peer.of_type(Connected)) >= 6)
+    assert [c.echo for c in video.of_type(Connected)] == list(range(7, 13))
+    return sockets
+
+
+async def _k_viewer(allocation: Allocation, host: str = "127.0.0.1") -> list[UdpPeer]:
+    """Reading K: REGISTER with the camera id twice, RELAY_ACK, PUNCH + CONNECT until CONNECTED."""
+    ids = (allocation.camera_media_id, allocation.camera_media_id)
+    sockets = [await UdpPeer.bind(host), await UdpPeer.bind(host)]
+    for channel, sock in enumerate(sockets):
+        peers = await _register(sock, allocation, channel, ids)
+        chosen = next(s for s in reversed(peers.slots) if s.port)  # K falls back to the last
+        sock.send(RelayAck(channel, "V", ids).encode(), _target(allocation))
+        sock.send(Punch(0, ids).encode(), (chosen.host, chosen.port))
+        sock.send(Connect(1).encode(), (chosen.host, chosen.port))
+    for sock in sockets:
+        await sock.until(lambda peer: bool(peer.of_type(Connected)))
+        assert sock.of_type(Connected)[0].echo == 1
+    return sockets
+
+
+def _media(index: int, size: int = 64) -> bytes:
+    # 8-byte chunk header (frame number, LE) then RTP version 2: never "SDNK".
+    return index.to_bytes(4, "little") + b"\x01\x00\x00\x00\x80\x60" + bytes(size - 10)
+
+
+async def test_r_reading_rendezvous_and_media(relay: RelayPart) -> None:
+    allocation = relay.allocate(CAMERA, "video", "alice")
+    assert allocation.offer_url == f"rtp://127.0.0.1:{relay.port}"
+    assert (allocation.camera_media_id, allocation.viewer_media_id) == ("V_5", "V_alice")
+    viewer = await _r_viewer(allocation)
+    peers = viewer[0].of_type(Peers)[0]
+    assert peers.slots[0] == viewer[0].address  # its LAN address from REGISTER
+    assert peers.slots[3] == Address("127.0.0.1", relay.port)  # the relay is the peer
+    camera = await _camera(allocation)
+    # The camera side sees R's CONNECT counters 7.. once it punches the relay.
+    ids = (allocation.camera_media_id, allocation.viewer_media_id)
+    camera[0].send(Punch(0, ids).encode(), _target(allocation))
+    await camera[0].until(lambda peer: bool(peer.of_type(Connect)))
+    assert camera[0].of_type(Connect)[0] == Connect(7, header_counter=7)
+    for index in range(20):
+        camera[0].send(_media(index), _target(allocation))
+    assert await viewer[0].media_count(20) == [_media(i) for i in range(20)]
+    # RTCP from the viewer's control channel reaches the camera's control socket.
+    viewer[1].send(b"\x81\xc9\x00\x07" + bytes(28), _target(allocation))
+    assert await camera[1].media_count(1) == [b"\x81\xc9\x00\x07" + bytes(28)]
+    status = relay.status()
+    assert status["streams"] == 1 and status["viewers"] == 2 and status["cameras"] == 2
+    assert status["datagrams_forwarded"] == 21
+
+
+async def test_k_reading_rendezvous_with_camera_host(relay: RelayPart) -> None:
+    allocation = relay.allocate(CAMERA, "audio", "bob", camera_host="127.0.0.2")
+    assert allocation.camera_media_id == "A_5"
+    viewer = await _k_viewer(allocation)
+    # A K-style camera also names itself twice; its host tells it apart.
+    camera = await _k_viewer(allocation, host="127.0.0.2")
+    for index in range(5):
+        camera[0].send(_media(index), _target(allocation))
+    assert await viewer[0].media_count(5) == [_media(i) for i in range(5)]
+    assert relay.status()["cameras"] == 2
+
+
+async def test_camera_host_is_enforced(relay: RelayPart, recorder: ListRecorder) -> None:
+    allocation = relay.allocate(CAMERA, "video", "alice", camera_host="127.0.0.2")
+    impostor = await UdpPeer.bind()
+    ids = (allocation.camera_media_id, allocation.viewer_media_id)
+    impostor.send(Register(0, "V", impostor.address, ids).encode(), _target(allocation))
+    await _r_viewer(allocation)  # proves the impostor's datagram was handled first
+    assert relay.status()["cameras"] == 0
+    assert relay.status()["drops"]["camera_host_mismatch"] == 1
+    assert any(e.get("event") == "camera_host_mismatch" for e in recorder.events)
+
+
+async def test_fan_out_to_many_viewers_and_a_tap(relay: RelayPart) -> None:
+    allocations = [relay.allocate(CAMERA, "video", f"viewer{i}") for i in range(8)]
+    viewers = [await _r_viewer(allocation) for allocation in allocations]
+    tap = relay.open_tap(relay.allocate(CAMERA, "video", "fakecloud"))
+    camera = await _camera(allocations[0])
+    for index in range(30):
+        camera[0].send(_media(index), _target(allocations[0]))
+    expected = [_media(i) for i in range(30)]
+    for viewer in viewers:
+        assert await viewer[0].media_count(30) == expected
+    received = [datagram async for datagram in _take(tap, 30)]
+    assert received == expected
+    assert relay.status()["viewers"] == 17  # 8 viewers x 2 channels + the tap
+
+
+async def _take(tap: Tap, count: int) -> AsyncIterator[bytes]:
+    async with asyncio.timeout(5):
+        for _ in range(count):
+            yield await anext(tap)
+
+
+async def test_a_viewer_that_never_reads_does_not_delay_others(relay: RelayPart) -> None:
+    allocation = relay.allocate(CAMERA, "video", "alice")
+    stuck = relay.open_tap(relay.allocate(CAMERA, "video", "stuck"), max_queue=4)
+    newest = relay.open_tap(relay.allocate(CAMERA, "video", "t2"), 4, overflow="drop_newest")
+    viewer = await _r_viewer(allocation)
+    camera = await _camera(allocation)
+    for index in range(200):
+        camera[0].send(_media(index), _target(allocation))
+    assert len(await viewer[0].media_count(200)) == 200
+    assert stuck.dropped == newest.dropped == 196
+    assert [d async for d in _take(stuck, 4)] == [_media(i) for i in range(196, 200)]
+    assert [d async for d in _take(newest, 4)] == [_media(i) for i in range(4)]
+    assert relay.status()["drops"]["queue_full"] == 392
+
+
+async def test_release_ends_the_session(relay: RelayPart) -> None:
+    allocation = relay.allocate(CAMERA, "video", "alice")
+    tap = relay.open_tap(allocation)
+    camera = await _camera(allocation)
+    relay.release(allocation)
+    assert [d async for d in tap] == []  # iteration ends
+    assert relay.status()["streams"] == relay.status()["cameras"] == 0
+    with pytest.raises(RelayError):
+        relay.open_tap(allocation)
+    probe = await UdpPeer.bind()
+    camera[0].send(_media(1), _target(allocation))
+    # Once the media is dropped as unregistered, a REGISTER for the old ids is unknown too.
+    ids = (allocation.camera_media_id, allocation.viewer_media_id)
+    probe.send(Register(0, "V", probe.address, ids).encode(), _target(allocation))
+    await _wait_for(lambda: relay.status()["drops"].get("unknown_id") == 1)
+    assert relay.status()["drops"]["unregistered"] == 1
+
+
+async def _wait_for(condition: Any, seconds: float = 5.0) -> None:
+    """Bounded polling, only where no event exists (the relay's own counters)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_inactivity_ends_the_session(settings: Settings) -> None:
+    async for relay in _running(RelayPart(settings, inactivity_timeout=0.3)):
+        allocation = relay.allocate(CAMERA, "video", "alice")
+        tap = relay.open_tap(allocation)
+        await _camera(allocation)
+        async with asyncio.timeout(5):
+            assert [d async for d in tap] == []
+        assert relay.status()["sessions"] == relay.status()["cameras"] == 0
+
+
+async def test_tcp_fallback_registers_and_receives_media(relay: RelayPart) -> None:
+    allocation = relay.allocate(CAMERA, "video", "alice")
+    tcp = await TcpPeer.connect(relay.port)
+    ids = (allocation.viewer_media_id, allocation.camera_media_id)
+    await tcp.send(Register(0, "V", Address("127.0.0.1", 1), ids).encode())
+    assert isinstance(decode(await tcp.receive()), RelayAck)
+    assert isinstance(decode(await tcp.receive()), Peers)
+    camera = await _camera(allocation)
+    for index in range(10):
+        camera[0].send(_media(index, 1200), _target(allocation))
+    assert [await tcp.receive() for _ in range(10)] == [_media(i, 1200) for i in range(10)]
+    await tcp.send(b"\x81\xc9\x00\x01rtcp")
+    assert await camera[0].media_count(1) == [b"\x81\xc9\x00\x01rtcp"]
+    await tcp.close()
+    await _wait_for(lambda: relay.status()["tcp_connections"] == 0)
+
+
+async def test_tcp_junk_closes_only_that_connection(relay: RelayPart) -> None:
+    rng = random.Random(4)
+    for _ in range(5):
+        junk = await TcpPeer.connect(relay.port)
+        junk.writer.write(rng.randbytes(rng.randrange(1, 400)))
+        await junk.send(b"x" * 3000)  # over the datagram cap: the relay hangs up
+        assert await junk.reader.read() == b""
+    allocation = relay.allocate(CAMERA, "video", "alice")
+    tcp = await TcpPeer.connect(relay.port)
+    ids = (allocation.viewer_media_id, allocation.camera_media_id)
+    await tcp.send(Register(0, "V", Address("127.0.0.1", 1), ids).encode())
+    assert isinstance(decode(await tcp.receive()), RelayAck)
+    await tcp.close()
+
+
+async def test_junk_flood_does_not_stop_forwarding(
+    relay: RelayPart, recorder: ListRecorder
+) -> None:
+    allocation = relay.allocate(CAMERA, "video", "alice")
+    viewer = await _r_viewer(allocation)
+    camera = await _camera(allocation)
+    flooder = await UdpPeer.bind()
+    rng = random.Random(7)
+    # Batches keep the burst inside the kernel's receive buffer: the test is about the relay,
+    # not about the kernel dropping datagrams nobody has read yet.
+    for batch in range(40):
+        for index in range(batch * 10, batch * 10 + 10):
+            flooder.send(rng.randbytes(rng.randrange(0, 3000)), _target(allocation))
+            junk_ids = (f"V_{rng.getrandbits(64):x}", f"V_{rng.getrandbits(64):x}")
+            flooder.send(Register(0, "V", flooder.address, junk_ids).encode(), _target(allocation))
+            flooder.send(b"SDNK\x01\x00\x00\x01" + rng.randbytes(40), _target(allocation))
+            camera[0].send(_media(index), _target(allocation))
+        await viewer[0].media_count(batch * 10 + 10)
+    assert viewer[0].media == [_media(i) for i in range(400)]
+    await _wait_for(lambda: relay.status()["drops"].get("unknown_id") == 400)
+    status = relay.status()
+    assert status["cameras"] == 2 and status["viewers"] == 2  # no growth from the flood
+    assert status["drops"]["malformed"] >= 400
+    assert len(recorder.events) <= 60  # recording is rate limited
+
+
+async def test_direct_mode_names_the_counterpart(settings: Settings) -> None:
+    async for relay in _running(RelayPart(settings, peer_mode="direct")):
+        allocation = relay.allocate(CAMERA, "video", "alice")
+        viewer = await UdpPeer.bind()
+        ids = (allocation.viewer_media_id, allocation.camera_media_id)
+        viewer.send(Register(0, "V", viewer.address, ids).encode(), _target(allocation))
+        camera = await UdpPeer.bind()
+        camera_ids = (allocation.camera_media_id, allocation.viewer_media_id)
+        peers = await _register(camera, allocation, 0, camera_ids)
+        assert peers.slots[3] == viewer.address
+        # The viewer registered first and gets PEERS once the camera arrives.
+        assert (await viewer.peers()).slots[3] == camera.address
+
+
+async def test_allocation_rules(relay: RelayPart) -> None:
+    first = relay.allocate(CAMERA, "video", "alice")
+    assert relay.allocate(CAMERA, "video", "alice") == first
+    with pytest.raises(ValueError, match="SDNK id"):
+        relay.allocate(CAMERA, "video", "x" * 40)
+    relay.release(first)
+    relay.release(first)  # twice is harmless
+    assert relay.allocate(CAMERA, "video", "alice") != first
+
+
+async def test_session_cap(settings: Settings) -> None:
+    async for relay in _running(RelayPart(settings, max_sessions=2)):
+        relay.allocate(1, "video", "a")
+        relay.allocate(1, "video", "b")
+        with pytest.raises(RelayError, match="full"):
+            relay.allocate(1, "video", "c")
+
+
+async def test_rejects_a_non_ipv4_announce_address(settings: Settings) -> None:
+    relay = RelayPart(settings.model_copy(update={"announce_address": "::1"}))
+    with pytest.raises(UserError, match="IPv4"):
+        await relay.start()
+    await relay.stop()
+
+
+async def test_a_vanished_viewer_does_not_disturb_the_others(relay: RelayPart) -> None:
+    gone = await _r_viewer(relay.allocate(CAMERA, "video", "gone"))
+    allocation = relay.allocate(CAMERA, "video", "alice")
+    viewer = await _r_viewer(allocation)
+    camera = await _camera(allocation)
+    for sock in gone:
+        sock.close()
+    for batch in range(5):
+        for index in range(batch * 20, batch * 20 + 20):
+            camera[0].send(_media(index), _target(allocation))
+        await viewer[0].media_count(batch * 20 + 20)
+    assert viewer[0].media == [_media(i) for i in range(100)]
+
+
+async def test_oversize_and_unexpected_packets_are_dropped(relay: RelayPart) -> None:
+    allocation = relay.allocate(CAMERA, "video", "alice")
+    viewer = await _r_viewer(allocation)
+    viewer[0].send(bytes(5000), _target(allocation))
+    viewer[0].send(
+        Peers.between(viewer[0].address, viewer[0].address, viewer[0].address).encode(),
+        _target(allocation),
+    )
+    await _wait_for(lambda: relay.status()["drops"].get("unexpected_packet") == 1)
+    assert relay.status()["drops"]["oversize"] == 1

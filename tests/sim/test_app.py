@@ -1,0 +1,84 @@
+"""The simulated app and the `fakecloud sim` commands, run for real."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from fakecloud.sim.app import read_device_info_list
+from tests.broker.conftest import (
+    OWNER,
+    OWNER_PASSWORD,
+    BrokerServer,
+    no_camera_online,
+    wait_until,
+)
+from tests.conftest import cli_env
+
+
+def test_device_info_list_reading() -> None:
+    text = "12:00:11:22:33:44:55,MAC=00:11:22:33:44:55+AES=k+PWR_SLEEP_MODE=DEEP\nnot a line"
+    (entry,) = read_device_info_list(text)
+    assert (entry.device_id, entry.mac, entry.online) == (12, "00:11:22:33:44:55", False)
+    assert entry.destination == "12:00:11:22:33:44:55" and entry.fields["AES"] == "k"
+
+
+async def _fakecloud(*args: str, data_dir: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "fakecloud",
+        *args,
+        env=cli_env(Path(data_dir)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_cli_cameras_and_app(served: BrokerServer, tmp_path: Path) -> None:
+    server = f"127.0.0.1:{served.port}"
+    account = f"{OWNER}:{OWNER_PASSWORD}"
+    cameras = await _fakecloud(
+        "sim", "camera", "--server", server, "--count", "2", "--account", account,
+        data_dir=str(tmp_path),
+    )  # fmt: skip
+    try:
+
+        async def two_online() -> bool:
+            return len(served.broker.online_camera_ids()) == 2
+
+        await wait_until(two_online, within=20)
+        camera_id = served.broker.online_camera_ids()[0]
+        app = await _fakecloud(
+            "sim", "app", "--server", server, "--account", account,
+            "--command", f"modify-device|{camera_id}|FPS=5|", "--camera", str(camera_id),
+            data_dir=str(tmp_path),
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(app.communicate(), 30)
+        assert app.returncode == 0, err.decode()
+        text = out.decode()
+        assert "after 1 redirect(s)" in text and text.count("online") == 2
+        assert f"ack|modify-device|{camera_id}|" in text
+    finally:
+        cameras.send_signal(signal.SIGINT)
+        await asyncio.wait_for(cameras.wait(), 20)
+    await wait_until(lambda: no_camera_online(served), within=5)
+
+
+async def test_cli_app_reports_a_refused_login(served: BrokerServer, tmp_path: Path) -> None:
+    app = await _fakecloud(
+        "sim", "app", "--server", f"127.0.0.1:{served.port}", "--account", "alice:wrongpass",
+        data_dir=str(tmp_path),
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(app.communicate(), 30)
+    assert app.returncode == 2 and "login refused" in err.decode()
+
+
+async def test_cli_rejects_a_bad_server_address(tmp_path: Path) -> None:
+    app = await _fakecloud(
+        "sim", "app", "--server", "nowhere", "--account", "a:b", data_dir=str(tmp_path)
+    )
+    _, err = await asyncio.wait_for(app.communicate(), 30)
+    assert app.returncode == 2 and "HOST:PORT" in err.decode()
