@@ -17,6 +17,7 @@ from fakecloud.media.outputs.hls import PLAYLIST_TYPE, SEGMENT_TYPE
 from fakecloud.media.outputs.mjpeg import CONTENT_TYPE as MJPEG_TYPE
 from fakecloud.media.outputs.pictures import PictureError
 from fakecloud.media.outputs.streaming import NoVideoError, UnsupportedCodecError
+from fakecloud.web.deps import current_viewer, visible_camera
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,18 @@ def media_outputs(request: Request) -> MediaOutputs:
     return outputs
 
 
-async def camera_access(camera_id: int, hub: Annotated[MediaHub, Depends(media_hub)]) -> int:
+async def camera_access(
+    camera_id: int, request: Request, hub: Annotated[MediaHub, Depends(media_hub)]
+) -> int:
     """The camera a request may watch. Security consideration: this is the one place that
-    decides who sees video; tighten it (accounts, ownership) here for every media route."""
+    decides who sees video. With the store running, the viewer policy of fakecloud.web.deps
+    applies (trusted networks, or the camera's owner); otherwise only the hub's own check."""
+    runtime = request.app.state.runtime
+    store = runtime.services.get("store")
+    if store is not None:
+        viewer = await current_viewer(request, runtime)
+        await visible_camera(camera_id, viewer, store)
+        return camera_id
     if not hub.is_known(camera_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera {camera_id}")
     return camera_id
