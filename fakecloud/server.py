@@ -7,10 +7,19 @@ import contextlib
 import logging
 import signal
 
+from fakecloud.broker.broker import Broker
+from fakecloud.capture.log import CaptureLog
 from fakecloud.catalogue import load_catalogue
+from fakecloud.cli.certs import ensure_authority
 from fakecloud.core.config import Settings
-from fakecloud.core.errors import UserError
+from fakecloud.dns.part import DnsPart
+from fakecloud.frontdoor.part import FrontDoorPart
+from fakecloud.media.hub import MediaHub
+from fakecloud.media.outputs import MediaOutputs
+from fakecloud.relay.part import RelayPart
 from fakecloud.runtime import Runtime
+from fakecloud.store.async_store import AsyncStore
+from fakecloud.store.store import Store
 from fakecloud.web.app import create_app
 from fakecloud.web.asgi import AsgiProtocolFactory
 from fakecloud.web.http_part import HttpPart
@@ -19,13 +28,51 @@ log = logging.getLogger(__name__)
 
 
 def build_runtime(settings: Settings) -> Runtime:
+    """Every configured part, in start order (each one only needs those before it)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Security consideration: state, keys and captures are the owner's alone.
+    settings.data_dir.chmod(0o700)
     runtime = Runtime(settings, load_catalogue(settings.extra_hostnames))
-    app = create_app(runtime)
-    http = AsgiProtocolFactory(app, max_header_bytes=64 * 1024)
-    runtime.services["asgi"] = http
+    services = runtime.services
+    capture = CaptureLog(settings.captures_dir, settings.capture_max_bytes)
+    store = AsyncStore(Store(settings.database_path))
+    authority = ensure_authority(settings)
+    services.update(capture=capture, store=store, authority=authority)
+
+    broker = Broker(settings, store, capture)
+    relay = RelayPart(settings, capture)
+    hub = MediaHub(linger=settings.viewer_linger)
+    outputs = MediaOutputs(hub, hls_linger=settings.viewer_linger)
+    services.update(broker=broker, relay=relay, media_hub=hub, media_outputs=outputs)
+
+    http = AsgiProtocolFactory(create_app(runtime), max_header_bytes=64 * 1024)
+    services["asgi"] = http
+    if settings.dns_enabled:
+        runtime.parts.append(DnsPart(settings, runtime.catalogue, capture))
+    runtime.parts += [hub, outputs, relay, broker]
     runtime.parts.append(HttpPart(http, settings.bind_address, settings.http_port))
+    runtime.parts.append(
+        FrontDoorPart(
+            settings.bind_address,
+            settings.cloud_ports,
+            tls_context=authority.server_context("device"),
+            cxnet_handler=broker.handle_connection,
+            asgi=http,
+            recorder=capture,
+            idle_timeout=settings.idle_timeout,
+        )
+    )
     return runtime
+
+
+async def close_services(runtime: Runtime) -> None:
+    """Close what outlives the parts: the store last, once nothing can write to it."""
+    capture = runtime.services.get("capture")
+    if capture is not None:
+        capture.close()
+    store = runtime.services.get("store")
+    if store is not None:
+        await store.close()
 
 
 async def start_parts(runtime: Runtime) -> None:
@@ -57,7 +104,11 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    await start_parts(runtime)
+    try:
+        await start_parts(runtime)
+    except BaseException:
+        await close_services(runtime)
+        raise
     log.info(
         "fakecloud is running; cameras should be pointed at %s",
         settings.effective_announce_address,
@@ -67,6 +118,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     finally:
         log.info("shutting down")
         await stop_parts(runtime)
+        await close_services(runtime)
 
 
 def run(settings: Settings) -> None:
@@ -74,5 +126,3 @@ def run(settings: Settings) -> None:
         asyncio.run(serve(settings))
     except KeyboardInterrupt:
         pass
-    except UserError:
-        raise

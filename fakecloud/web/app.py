@@ -6,7 +6,14 @@ from fastapi import FastAPI
 
 from fakecloud import __version__
 from fakecloud.runtime import Runtime
-from fakecloud.web import routes_api, routes_cxs, routes_health, routes_setup
+from fakecloud.web import (
+    routes_api,
+    routes_ca,
+    routes_cxs,
+    routes_health,
+    routes_media,
+    routes_setup,
+)
 from fakecloud.web.sessions import WebSessions
 
 
@@ -14,6 +21,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="fakecloud", version=__version__, docs_url="/api/docs", redoc_url=None)
     app.state.runtime = runtime
     runtime.services.setdefault("web_sessions", WebSessions())
-    for module in (routes_health, routes_api, routes_cxs, routes_setup):
+    for module in (routes_health, routes_api, routes_ca, routes_cxs, routes_media, routes_setup):
         app.include_router(module.router)
     return app
