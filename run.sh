@@ -45,7 +45,7 @@ ensure_venv() {
 
 ensure_test_tools() {
   # command:package pairs the tests drive as real clients
-  local wanted=(dig:dnsutils openssl:openssl ffprobe:ffmpeg ffmpeg:ffmpeg ping:iputils-ping)
+  local wanted=(dig:dnsutils openssl:openssl ffprobe:ffmpeg ffmpeg:ffmpeg ping:iputils-ping dnsmasq:dnsmasq-base)
   local missing=()
   for pair in "${wanted[@]}"; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")

@@ -16,8 +16,10 @@ from fakecloud.dns.part import DnsPart
 from fakecloud.frontdoor.part import FrontDoorPart
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
+from fakecloud.media.viewer import CameraViewer
 from fakecloud.relay.part import RelayPart
 from fakecloud.runtime import Runtime
+from fakecloud.sim.demo_part import DemoPart
 from fakecloud.store.async_store import AsyncStore
 from fakecloud.store.store import Store
 from fakecloud.web.app import create_app
@@ -39,17 +41,18 @@ def build_runtime(settings: Settings) -> Runtime:
     authority = ensure_authority(settings)
     services.update(capture=capture, store=store, authority=authority)
 
-    broker = Broker(settings, store, capture)
     relay = RelayPart(settings, capture)
+    broker = Broker(settings, store, capture, relay_port=lambda: relay.port)
     hub = MediaHub(linger=settings.viewer_linger)
     outputs = MediaOutputs(hub, hls_linger=settings.viewer_linger)
+    viewer = CameraViewer(broker, relay, hub, capture)
     services.update(broker=broker, relay=relay, media_hub=hub, media_outputs=outputs)
 
     http = AsgiProtocolFactory(create_app(runtime), max_header_bytes=64 * 1024)
     services["asgi"] = http
     if settings.dns_enabled:
         runtime.parts.append(DnsPart(settings, runtime.catalogue, capture))
-    runtime.parts += [hub, outputs, relay, broker]
+    runtime.parts += [hub, outputs, relay, broker, viewer]
     runtime.parts.append(HttpPart(http, settings.bind_address, settings.http_port))
     runtime.parts.append(
         FrontDoorPart(
@@ -96,9 +99,13 @@ async def stop_parts(runtime: Runtime) -> None:
             log.exception("stopping %s failed", part.name)
 
 
-async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run until SIGINT/SIGTERM (or until `stop` is set)."""
+async def serve(
+    settings: Settings, stop: asyncio.Event | None = None, *, demo: bool = False
+) -> None:
+    """Run until SIGINT/SIGTERM (or until `stop` is set); `demo` adds simulated cameras."""
     runtime = build_runtime(settings)
+    if demo:
+        runtime.parts.append(DemoPart(runtime))
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -121,8 +128,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await close_services(runtime)
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, *, demo: bool = False) -> None:
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, demo=demo))
     except KeyboardInterrupt:
         pass

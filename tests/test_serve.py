@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import cli_env, free_port
+from tests.conftest import cli_env, free_port, run_cli
 
 READY_LINE = "fakecloud is running"
 
@@ -72,6 +73,29 @@ def start_server(data_dir: Path, *args: str, **env: str) -> RunningServer:
     )
 
 
+def wait_for_log(server: RunningServer, wanted: str, count: int = 1) -> list[str]:
+    """Read on until the log holds `count` lines containing `wanted` (pytest-timeout bounds it)."""
+    assert server.process.stderr is not None
+    matches = [line for line in server.log if wanted in line]
+    if len(matches) >= count:
+        return matches[:count]
+    for line in server.process.stderr:
+        server.log.append(line)
+        if wanted in line:
+            matches.append(line)
+            if len(matches) == count:
+                return matches
+    pytest.fail(f"server exited before logging {wanted!r}:\n" + "".join(server.log))
+
+
+def camera_list(data_dir: Path) -> list[dict[str, object]]:
+    listed = run_cli("camera", "list", "--json", data_dir=data_dir)
+    assert listed.returncode == 0, listed.stderr
+    cameras = json.loads(listed.stdout)
+    assert isinstance(cameras, list)
+    return cameras
+
+
 def stop_server(server: RunningServer, sig: int = signal.SIGTERM) -> int:
     server.process.send_signal(sig)
     try:
@@ -117,3 +141,50 @@ def test_data_dir_and_private_keys_are_private(server: RunningServer) -> None:
     assert keys
     for key in keys:
         assert os.stat(key).st_mode & 0o777 == 0o600
+
+
+def test_demo_brings_simulated_cameras_online(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", "--demo")
+    try:
+        (announcement,) = wait_for_log(server, "demo: 3 simulated cameras")
+        password = announcement.split("password ", 1)[1].split()[0]
+        wait_for_log(server, "logged in from", count=3)
+        listed = camera_list(server.data_dir)
+        assert len(listed) == 3
+        assert all(camera["online"] for camera in listed)
+        assert {"id", "alias", "mac", "name", "online"} <= set(listed[0])
+        request = urllib.request.Request(f"http://127.0.0.1:{server.http_port}/api/cameras")
+        token = base64.b64encode(f"demo:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert len(json.load(response)) == 3
+    finally:
+        assert stop_server(server) == 0
+    # A clean stop marks every camera offline at once.
+    assert not any(camera["online"] for camera in camera_list(server.data_dir))
+
+
+def test_sigkill_during_activity_loses_nothing(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    server = start_server(data_dir, "--demo")
+    try:
+        wait_for_log(server, "logged in from", count=3)
+        added = run_cli(
+            "account", "add", "alice", "--password", "correct horse 1", data_dir=data_dir
+        )
+        assert added.returncode == 0, added.stderr
+        before = camera_list(data_dir)
+    finally:
+        stop_server(server, signal.SIGKILL)
+    assert len(before) == 3
+    # The killed server could not mark its cameras offline; the next start does, before serving.
+    restarted = start_server(data_dir)
+    try:
+        after = camera_list(data_dir)
+        assert [c["id"] for c in after] == [c["id"] for c in before]
+        assert [c["mac"] for c in after] == [c["mac"] for c in before]
+        assert not any(camera["online"] for camera in after)
+        accounts = run_cli("account", "list", "--json", data_dir=data_dir)
+        assert {a["login"] for a in json.loads(accounts.stdout)} == {"demo", "alice"}
+    finally:
+        assert stop_server(restarted) == 0

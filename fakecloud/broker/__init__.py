@@ -5,6 +5,7 @@ from fakecloud.broker.broker import (
     BrokerError,
     CameraOfflineError,
     CommandInterceptor,
+    PresenceListener,
     parse_destination,
 )
 from fakecloud.broker.session import ConnectionInfoLike, Session
@@ -15,6 +16,7 @@ __all__ = [
     "CameraOfflineError",
     "CommandInterceptor",
     "ConnectionInfoLike",
+    "PresenceListener",
     "Session",
     "parse_destination",
 ]

@@ -50,6 +50,9 @@ DEFAULT_CAMERA_LPORT = 9490
 STOP_GRACE = 5.0
 
 CommandInterceptor = Callable[[Session, Frame, Command, Session], Awaitable[bool]]
+# `(camera_id, online)`: a camera's session began (its login reply is already sent) or ended.
+# A reconnect reports online again without an offline in between. Listeners must not block.
+PresenceListener = Callable[[int, bool], None]
 
 
 class BrokerError(Exception):
@@ -87,13 +90,24 @@ class Broker:
 
     name = "broker"
 
-    def __init__(self, settings: Settings, store: Any, recorder: Recorder | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Any,
+        recorder: Recorder | None = None,
+        *,
+        relay_port: Callable[[], int] | None = None,
+    ) -> None:
         self.settings = settings
+        # The relay's bound port once it runs (settings may say 0: "any free port").
+        self.relay_port = relay_port or (lambda: settings.relay_port)
         self.store = store
         self.recorder = recorder
         # Called, in order, for every app command before it is forwarded; one returning True has
         # answered it itself (the media relay answers require-video-send with its offer).
         self.command_interceptors: list[CommandInterceptor] = []
+        # Told when cameras come and go (the media viewer re-requests video from them).
+        self.presence_listeners: list[PresenceListener] = []
         self._sessions: dict[bytes, Session] = {}
         self._camera_sessions: dict[int, Session] = {}
         self._pending: OrderedDict[str, _PendingReply] = OrderedDict()
@@ -173,6 +187,13 @@ class Broker:
             raise BrokerError(f"camera {camera_id} did not answer within {timeout:g} s") from None
         finally:
             self._pending.pop(correlation, None)
+
+    def _announce_presence(self, camera_id: int, online: bool) -> None:
+        for listener in list(self.presence_listeners):
+            try:
+                listener(camera_id, online)
+            except Exception:
+                log.exception("presence listener failed for camera %s", camera_id)
 
     # -- connections ------------------------------------------------------------------------------
 
@@ -314,6 +335,9 @@ class Broker:
             session.camera_id, login, request.role, _peer(info), "login " + _describe_app(request)
         )
         session.send(session.frame(Action.LOGIN, options=b"", body=await self._welcome(session)))
+        if session.camera is not None:
+            # After the reply, so whatever a listener sends the camera reaches it logged in.
+            self._announce_presence(session.camera.id, True)
         return session
 
     async def _bind_camera(
@@ -363,11 +387,15 @@ class Broker:
     async def _welcome(self, session: Session) -> bytes:
         """The login reply body (sid, alias, camera lists, relay address)."""
         announce = self.settings.effective_announce_address
-        relay = self.settings.relay_port
+        relay = self.relay_port()
         sid = session.block.hex()
         reply: dict[str, str] = {"sid": sid, "session-id": sid}
         if session.camera is not None:
             reply |= {"alias": session.camera.alias, "device-id": str(session.camera.id)}
+            if session.login:
+                # How a camera learns its media key is [U]; our hypothesis is this reply.
+                # Security consideration: only a login with the owner's credentials gets it.
+                reply["p2p-key"] = session.camera.p2p_key
         elif session.login:
             cameras = await self.store.list_cameras(owner=session.login)
             reply |= {
@@ -462,6 +490,7 @@ class Broker:
             for pending in self._pending.values():
                 if pending.camera_id == camera.id and pending.future and not pending.future.done():
                     pending.future.set_exception(CameraOfflineError(f"camera {camera.id} left"))
+            self._announce_presence(camera.id, False)
             with contextlib.suppress(Exception):
                 await self.store.set_camera_presence(camera.id, False)
             log.info("camera %s went offline (%s)", camera.mac, reason)

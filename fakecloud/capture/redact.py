@@ -50,7 +50,7 @@ def classify_key(name: str) -> Category | None:
         return Category.PASSWORD
     if "token" in key or "cookie" in key:
         return Category.TOKEN
-    if key == "aes" or any(word in key for word in ("p2pkey", "p2p_key", "aes_key")):
+    if key == "aes" or any(word in key for word in ("p2pkey", "p2p_key", "p2p-key", "aes_key")):
         return Category.P2P_KEY
     if "mac" in key:
         return Category.MAC

@@ -17,6 +17,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--http-port", type=int, help="FAKECLOUD_HTTP_PORT")
     parser.add_argument("--dns-port", type=int, help="FAKECLOUD_DNS_PORT")
     parser.add_argument("--no-dns", action="store_true", help="do not run the DNS shim")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="also run a demo account with 3 simulated cameras (its password is printed)",
+    )
     parser.set_defaults(handler=_serve, setting_overrides=_overrides)
 
 
@@ -29,5 +34,5 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    run(settings)
+    run(settings, demo=args.demo)
     return 0

@@ -15,6 +15,7 @@ from fakecloud.sim import parse_server
 from fakecloud.sim.app import SimulatedApp
 from fakecloud.sim.camera import LoginRefused, SimulatedCamera
 from fakecloud.sim.demo import demo_cameras
+from fakecloud.sim.video import DEFAULT_PROFILE, PROFILES
 
 MAX_SIM_CAMERAS = 10_000
 
@@ -30,6 +31,18 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--account", help="LOGIN:PASSWORD of the owner (omit to test the learning policy)"
     )
     camera.add_argument("--keepalive", type=float, default=30.0, help="seconds between keepalives")
+    camera.add_argument(
+        "--video",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="stream a test pattern when asked for video (default: on)",
+    )
+    camera.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default=DEFAULT_PROFILE,
+        help=f"camera model: {_profiles_help()} (default {DEFAULT_PROFILE})",
+    )
     camera.set_defaults(handler=_run_cameras)
 
     app = kinds.add_parser("app", help="log in as an app, list cameras, optionally send a command")
@@ -38,6 +51,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     app.add_argument("--command", help="command string, e.g. 'modify-device|ID|QTY=3+FPS=20|'")
     app.add_argument("--camera", help="camera id (or id:mac) the command goes to")
     app.set_defaults(handler=_run_app)
+
+
+def _profiles_help() -> str:
+    return ", ".join(
+        f"{model} {profile.codec.upper()} {profile.width}x{profile.height}"
+        for model, profile in sorted(PROFILES.items())
+    )
 
 
 def _server_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +87,15 @@ def _run_cameras(args: argparse.Namespace, settings: Settings) -> int:
     if not 1 <= args.count <= MAX_SIM_CAMERAS:
         raise UserError(f"--count must be between 1 and {MAX_SIM_CAMERAS}")
     cameras = demo_cameras(
-        host, port, login, password, args.count, tls=args.tls, keepalive_interval=args.keepalive
+        host,
+        port,
+        login,
+        password,
+        args.count,
+        tls=args.tls,
+        keepalive_interval=args.keepalive,
+        video=args.video,
+        profile=args.profile,
     )
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(_cameras(cameras))

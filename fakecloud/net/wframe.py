@@ -116,6 +116,12 @@ def build_subframe(kind: WKind, meta: bytes, content: bytes) -> bytes:
     return kind.encode("ascii") + LENGTH.pack(META_SIZE + len(content)) + meta + content
 
 
+def p2p_key_bytes(text: str | None) -> bytes | None:
+    """A camera's 16-character p2pKey as the AES key; None when the text cannot be one."""
+    key = (text or "").encode("latin-1", "replace")
+    return key if len(key) == KEY_SIZE else None
+
+
 def _check_key(key: bytes) -> None:
     if len(key) != KEY_SIZE:
         raise WFrameError(f"AES key must be {KEY_SIZE} bytes, got {len(key)}")

@@ -55,6 +55,7 @@ MAX_PUNCH_REPLIES = 16
 # A late PUNCH with sequence 2 follows the first CONNECT (what R's viewer does for the camera).
 LATE_PUNCH_SEQUENCE = 2
 RECORDED_BYTES = 256
+KERNEL_PORT_ATTEMPTS = 8
 
 
 class RelayError(RuntimeError):
@@ -199,20 +200,31 @@ class RelayPart:
         self._announce = announce
         loop = asyncio.get_running_loop()
         host, port = self._settings.bind_address, self._settings.relay_port
-        try:
-            self._udp, _ = await loop.create_datagram_endpoint(
-                lambda: _UdpProtocol(self), local_addr=(host, port)
-            )
-            self.port = self._udp.get_extra_info("sockname")[1]
-            # Same port number for the TCP fallback (the kernel picked the UDP one if port was 0).
-            self._tcp = await asyncio.start_server(
-                self._handle_tcp, host, self.port, limit=self._max_datagram + TCP_LENGTH.size
-            )
-        except OSError as error:
-            await self.stop()
-            raise UserError(f"relay cannot listen on {host}:{port}: {error.strerror}") from None
+        # With port 0 the kernel picks the UDP port; its TCP twin may be taken, so try again.
+        attempts = KERNEL_PORT_ATTEMPTS if port == 0 else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                await self._listen(host, port)
+                break
+            except OSError as error:
+                await self.stop()
+                if attempt == attempts:
+                    raise UserError(
+                        f"relay cannot listen on {host}:{port}: {error.strerror}"
+                    ) from None
         self._sweeper = loop.create_task(self._sweep())
         log.info("relay listening on %s:%d (UDP and TCP), announcing %s", host, self.port, announce)
+
+    async def _listen(self, host: str, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        self._udp, _ = await loop.create_datagram_endpoint(
+            lambda: _UdpProtocol(self), local_addr=(host, port)
+        )
+        self.port = self._udp.get_extra_info("sockname")[1]
+        # Same port number for the TCP fallback.
+        self._tcp = await asyncio.start_server(
+            self._handle_tcp, host, self.port, limit=self._max_datagram + TCP_LENGTH.size
+        )
 
     async def stop(self) -> None:
         if self._sweeper is not None:

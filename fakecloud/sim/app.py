@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections import deque
 from dataclasses import dataclass
 
 from fakecloud.net.commands import parse_plus_fields
@@ -13,6 +14,7 @@ from fakecloud.sim import CxnetLink
 from fakecloud.sim.camera import LoginRefused
 
 MAX_REDIRECTS = 3
+RECENT_FRAMES = 64
 # The login's body, as the Tend SDK writes it: the same block twice.
 LOGIN_BODY_BLOCK = encode_properties({"CX_UNAME": "", "mode": "0"})
 
@@ -54,6 +56,8 @@ class SimulatedApp:
         self.tls = tls
         self.welcome = Properties()
         self.redirects = 0
+        # Frames that arrived while a command waited for its answer (offers, events), newest last.
+        self.other_frames: deque[Frame] = deque(maxlen=RECENT_FRAMES)
         self._link: CxnetLink | None = None
         self._session = bytes(16)
 
@@ -128,6 +132,7 @@ class SimulatedApp:
                 reply = await self._link.receive()
                 if parse_properties(reply.options).get("CorrelationID") == correlation:
                     return reply
+                self.other_frames.append(reply)
 
     async def keepalive(self, timeout: float = 10.0) -> Frame:  # noqa: ASYNC109
         if self._link is None:

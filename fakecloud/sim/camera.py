@@ -1,7 +1,9 @@
-"""A simulated NetCam: logs in the way we believe a NetCam does, keeps alive, answers commands.
+"""A simulated NetCam: logs in the way we believe a NetCam does, keeps alive, answers commands
+and streams a test pattern while someone asked it for video.
 
 The camera's real login is unknown (PROTOCOL.md section 3, [U]); this is the hypothesis the
-broker is built around, written down in CAMERA_LOGIN_KEYS and docs/broker.md.
+broker is built around, written down in CAMERA_LOGIN_KEYS and docs/broker.md. Its video side is
+in fakecloud/sim/video.py and docs/viewer.md.
 """
 
 from __future__ import annotations
@@ -11,17 +13,27 @@ import contextlib
 import logging
 import random
 import time
+from collections import deque
 from typing import Any
 
-from fakecloud.net.commands import CommandError, format_command, parse_command, parse_plus_fields
+from fakecloud.net.commands import (
+    Command,
+    CommandError,
+    format_command,
+    parse_command,
+    parse_plus_fields,
+)
 from fakecloud.net.cxnet import Action, CXNetError, Frame
 from fakecloud.net.properties import (
+    Properties,
     PropertiesError,
     encode_properties,
     java_timestamp,
     parse_properties,
 )
+from fakecloud.net.wframe import p2p_key_bytes
 from fakecloud.sim import CxnetLink
+from fakecloud.sim.video import DEFAULT_PROFILE, PROFILES, VideoError, VideoSender, parse_p2p_host
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +43,9 @@ SIM_FIRMWARE = "2.4.8.5-sim"
 NETCAM_LPORT = 9490
 # 2013 NetCam frames carry service 121/122, crypto 0 and version 3.
 NETCAM_FRAME = Frame(action=0, version=3, service=121, crypto=0)
+# Where the camera finds its media key in the login reply (our hypothesis, docs/viewer.md).
+P2P_KEY_PROPERTY = "p2p-key"
+RECENT_COMMANDS = 64
 
 
 class LoginRefused(Exception):
@@ -54,7 +69,14 @@ class SimulatedCamera:
         first_backoff: float = 0.5,
         max_backoff: float = 30.0,
         connect_timeout: float = 10.0,
+        video: bool = True,
+        profile: str = DEFAULT_PROFILE,
+        p2p_key: bytes | None = None,
     ) -> None:
+        """`p2p_key` overrides the key the login reply gives (None: use the reply's, or send
+        unencrypted video when it has none)."""
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
         self.host = host
         self.port = port
         self.login = login
@@ -66,6 +88,9 @@ class SimulatedCamera:
         self.first_backoff = first_backoff
         self.max_backoff = max_backoff
         self.connect_timeout = connect_timeout
+        self.video = video
+        self.profile = PROFILES[profile]
+        self.p2p_key = p2p_key
         self.logged_in = asyncio.Event()
         self.disconnected = asyncio.Event()
         self.camera_id: int | None = None
@@ -73,8 +98,17 @@ class SimulatedCamera:
         self.commands_answered = 0
         self.login_count = 0
         self.last_login_seconds: float | None = None
+        self.welcome = Properties()  # the latest login reply
+        self.received_commands: deque[Command] = deque(maxlen=RECENT_COMMANDS)
+        self.video_requests = 0
+        # Set while video is going out to the relay, and while it is not.
+        self.video_running = asyncio.Event()
+        self.video_idle = asyncio.Event()
+        self.video_idle.set()
         self._link: CxnetLink | None = None
         self._session = NETCAM_FRAME.session
+        self._viewers: set[str] = set()
+        self._video_task: asyncio.Task[None] | None = None
         self._stop_requested = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -107,6 +141,10 @@ class SimulatedCamera:
 
     def stop(self) -> None:
         self._stop_requested.set()
+        self.drop_connection()
+
+    def drop_connection(self) -> None:
+        """Cut the broker connection as a network failure would; run() reconnects."""
         if self._link is not None:
             self._link.abort()
 
@@ -130,9 +168,9 @@ class SimulatedCamera:
             if reply.action == Action.ERROR:
                 raise LoginRefused(parse_properties(reply.body).get("reason", "login refused"))
             self.last_login_seconds = time.perf_counter() - started
-            welcome = parse_properties(reply.body)
+            self.welcome = parse_properties(reply.body)
             self._session = reply.session
-            device_id = welcome.get("device-id", "")
+            device_id = self.welcome.get("device-id", "")
             self.camera_id = int(device_id) if device_id.isdigit() else None
             self.login_count += 1
             self.disconnected.clear()
@@ -144,6 +182,9 @@ class SimulatedCamera:
                 keepalive.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await keepalive
+                # Video belongs to this connection's requests.
+                self._viewers.clear()
+                await self._stop_video()
         finally:
             self._link = None
             await link.close()
@@ -205,6 +246,7 @@ class SimulatedCamera:
             command = parse_command(frame.body)
         except (PropertiesError, CommandError):
             return
+        self.received_commands.append(command)
         if command.name == "modify-device" and len(command.args) > 1:
             self.settings.update(parse_plus_fields(command.args[1]))
         # Simulator vocabulary: `ack|<command>|<device id>|`, with the asker's CorrelationID.
@@ -215,3 +257,45 @@ class SimulatedCamera:
             body=body.encode(),
         )
         self.commands_answered += 1
+        if self.video:
+            await self._video_command(command)
+
+    # -- video --------------------------------------------------------------------------------
+
+    async def _video_command(self, command: Command) -> None:
+        """One stream for every viewer named in `require-video-send|<viewer>|…`; it ends when the
+        last of them sent `stop-video-receive|<viewer>|`."""
+        viewer = command.args[0] if command.args else ""
+        if command.name == "require-video-send":
+            self.video_requests += 1
+            self._viewers.add(viewer)
+            # (Re)start: registering afresh also covers a relay that forgot the old stream.
+            await self._stop_video()
+            self._video_task = asyncio.create_task(self._send_video(viewer))
+        elif command.name == "stop-video-receive":
+            self._viewers.discard(viewer)
+            if not self._viewers:
+                await self._stop_video()
+
+    async def _send_video(self, viewer: str) -> None:
+        relay = parse_p2p_host(self.welcome.get("p2p-host"))
+        if relay is None:
+            log.warning("%s: the login reply named no relay (p2p-host); no video", self.mac)
+            return
+        key = self.p2p_key or p2p_key_bytes(self.welcome.get(P2P_KEY_PROPERTY))
+        ids = (f"V_{self.camera_id}", f"V_{viewer}")
+        self.video_idle.clear()
+        try:
+            await VideoSender(relay, ids, self.profile, key).run(self.video_running)
+        except (VideoError, OSError) as error:
+            log.warning("%s: video stopped: %s", self.mac, error)
+        finally:
+            self.video_running.clear()
+            self.video_idle.set()
+
+    async def _stop_video(self) -> None:
+        task, self._video_task = self._video_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

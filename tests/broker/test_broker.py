@@ -50,6 +50,7 @@ async def test_camera_login_marks_it_online_in_the_store(
     stored = await served.store.find_camera(mac=MAC)
     assert stored.online and stored.owner == OWNER and stored.last_ip == "127.0.0.1"
     assert stored.firmware == "2.4.8.5-sim"
+    assert online_camera.welcome["p2p-key"] == stored.p2p_key  # our hypothesis (docs/viewer.md)
     assert online_camera.camera_id == stored.id
     assert served.broker.online_camera_ids() == [stored.id]
     assert served.broker.status()["cameras_online"] == 1
@@ -210,6 +211,35 @@ async def test_fakecloud_sends_commands_itself(
         await served.broker.send_command(12345, "modify-device|1|FPS=5|")
 
 
+async def test_presence_listeners_hear_cameras_come_and_go(served: BrokerServer) -> None:
+    heard: asyncio.Queue[tuple[int, bool]] = asyncio.Queue()
+    answers: list[asyncio.Task[Frame]] = []
+
+    def listener(camera_id: int, online: bool) -> None:
+        heard.put_nowait((camera_id, online))
+        if online:
+            # A command sent at once reaches a camera that already has its login reply.
+            command = served.broker.send_command(camera_id, f"modify-device|{camera_id}|FPS=7|")
+            answers.append(asyncio.create_task(command))
+
+    served.broker.presence_listeners.append(listener)
+    camera = camera_for(served)
+    task = asyncio.create_task(camera.run())
+    async with asyncio.timeout(5):
+        camera_id, online = await heard.get()
+        await camera.logged_in.wait()
+        assert (camera_id, online) == (camera.camera_id, True)
+        camera.drop_connection()
+        assert await heard.get() == (camera_id, False)
+        assert await heard.get() == (camera_id, True)  # it reconnected by itself
+        for answer in answers:
+            assert (await answer).body.startswith(b"ack|modify-device|")
+    assert camera.settings == {"FPS": "7"} and camera.login_count == 2
+    camera.stop()
+    await task
+    assert await asyncio.wait_for(heard.get(), 5) == (camera_id, False)
+
+
 async def test_camera_events_are_stored(
     served: BrokerServer, online_camera: SimulatedCamera
 ) -> None:
@@ -298,6 +328,7 @@ async def test_learning_policy_accepts_and_records_an_unknown_camera_login(
     (login,) = served.recorder.of_kind("login")
     assert login["known_form"] is False and login["decoded"]["mac"] == "00:AA:BB:CC:DD:EE"
     assert login["data"], "the raw login is kept when it carries no secret"
+    assert "p2p-key" not in camera.welcome, "the media key goes to the owner's cameras only"
     camera.stop()
     await task
 

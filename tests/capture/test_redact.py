@@ -142,5 +142,6 @@ def test_key_classification() -> None:
     assert classify_key("Authorization") is Category.PASSWORD
     assert classify_key("access_token") is Category.TOKEN
     assert classify_key("p2pKey") is Category.P2P_KEY and classify_key("AES") is Category.P2P_KEY
+    assert classify_key("p2p-key") is Category.P2P_KEY  # the camera login reply's name for it
     assert classify_key("deviceMac") is Category.MAC
     assert classify_key("peer") is None

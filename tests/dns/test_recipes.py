@@ -80,7 +80,7 @@ DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 
 @pytest.fixture
 def run_dnsmasq(tmp_path: Path) -> Iterator[object]:
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: list[subprocess.Popen[str]] = []
 
     def start(conf_text: str, *extra: str) -> int:
         conf = tmp_path / f"recipe{len(processes)}.conf"
@@ -89,11 +89,20 @@ def run_dnsmasq(tmp_path: Path) -> Iterator[object]:
         process = subprocess.Popen(
             [DNSMASQ, "--keep-in-foreground", "--no-resolv", "--no-hosts", "--bind-interfaces",
              "--listen-address=127.0.0.1", f"--port={port}", f"--conf-file={conf}",
-             "--pid-file=", "--user=root", *extra],
+             "--pid-file=", "--user=root", "--log-facility=-", *extra],
             stderr=subprocess.PIPE,
+            text=True,
         )  # fmt: skip
         processes.append(process)
-        return port
+        # dnsmasq says "started" on stderr once it listens; waiting for that line (bounded by
+        # pytest-timeout) replaces any guess at how long it takes.
+        assert process.stderr is not None
+        seen = []
+        for line in process.stderr:
+            seen.append(line)
+            if "started" in line:
+                return port
+        pytest.fail("dnsmasq exited before it was ready:\n" + "".join(seen))
 
     yield start
     for process in processes:

@@ -1,8 +1,9 @@
 """HLS live playlists: H.264 passed through into MPEG-TS segments, in memory, per camera.
 
-A camera's packager starts with the first playlist request and stops `linger` seconds after the
-last playlist or segment request. Segments are cut at keyframes once `segment_seconds` have
-passed, so a camera's keyframe interval sets the shortest possible segment.
+A camera's packager starts with the first playlist request and stops `linger` seconds (at least
+three target durations) after the last playlist or segment request. Segments are cut at
+keyframes once `segment_seconds` have passed, so a camera's keyframe interval sets the shortest
+possible segment.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import asyncio
 import io
 import logging
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 MPEGTS_CLOCK = 90_000
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "video/mp2t"
+# The linger never ends a session sooner than this many target durations after a request.
+PLAYER_RELOADS_COVERED = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +201,8 @@ class HlsPackager:
         self.max_segment_bytes = max_segment_bytes
         self._sessions: dict[int, HlsSession] = {}
         self._expiry: dict[int, asyncio.TimerHandle] = {}
+        # Playlist requests still waiting for a first segment, per camera: no expiry meanwhile.
+        self._waiting: Counter[int] = Counter()
         self._stopping: set[asyncio.Task[None]] = set()
 
     async def playlist(self, camera_id: int) -> str:
@@ -215,6 +220,7 @@ class HlsPackager:
                 first_sequence=session.next_sequence if session else 0,
             )
         self._touch(camera_id)
+        self._waiting[camera_id] += 1
         try:
             async with asyncio.timeout(self.limits.video_timeout):
                 await session.wait_ready()
@@ -223,6 +229,10 @@ class HlsPackager:
                 f"camera {camera_id} sent no complete HLS segment within "
                 f"{self.limits.video_timeout:g} s"
             ) from None
+        finally:
+            self._waiting[camera_id] -= 1
+            if not self._waiting[camera_id]:
+                del self._waiting[camera_id]
         return session.playlist()
 
     @staticmethod
@@ -240,10 +250,20 @@ class HlsPackager:
     def _touch(self, camera_id: int) -> None:
         if timer := self._expiry.pop(camera_id, None):
             timer.cancel()
+        # A playing client reloads the playlist about once per target duration: never expire
+        # between two reloads, however short the configured linger.
+        session = self._sessions.get(camera_id)
+        target = session.target_duration if session else math.ceil(self.segment_seconds)
+        delay = max(self.linger, PLAYER_RELOADS_COVERED * target)
         loop = asyncio.get_running_loop()
-        self._expiry[camera_id] = loop.call_later(self.linger, self._expire, camera_id)
+        self._expiry[camera_id] = loop.call_later(delay, self._expire, camera_id)
 
     def _expire(self, camera_id: int) -> None:
+        if self._waiting[camera_id]:
+            # A linger shorter than the first segment takes must not end the session under
+            # the request waiting for it; the linger counts again from now.
+            self._touch(camera_id)
+            return
         self._expiry.pop(camera_id, None)
         session = self._sessions.pop(camera_id, None)
         if session is not None:

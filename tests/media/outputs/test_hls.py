@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
-from tests.media.outputs.conftest import H264_CAMERA, JPEG_CAMERA, MediaServer, ffprobe
+from fakecloud.media.outputs.hls import PLAYER_RELOADS_COVERED
+from fakecloud.media.testpattern import TestPattern
+from tests.media.outputs.conftest import (
+    H264_CAMERA,
+    JPEG_CAMERA,
+    SILENT_CAMERA,
+    MediaServer,
+    ffprobe,
+    running_media_server,
+)
 
 PLAYLIST = "/api/cameras/{}/hls/index.m3u8"
 
@@ -48,3 +59,18 @@ async def test_jpeg_camera_has_no_hls(media_server: MediaServer) -> None:
         response = await client.get(PLAYLIST.format(JPEG_CAMERA))
     assert response.status_code == 409
     assert "stream.mjpeg" in response.json()["detail"]
+
+
+async def test_a_linger_shorter_than_a_slow_first_segment_does_not_end_the_wait() -> None:
+    async with (
+        running_media_server(hls_linger=0.05, video_timeout=6.0) as server,
+        httpx.AsyncClient(base_url=server.base_url, timeout=20) as client,
+    ):
+        request = asyncio.create_task(client.get(PLAYLIST.format(SILENT_CAMERA)))
+        # Simulating a camera that starts later than the shortest possible linger (3 s).
+        await asyncio.sleep(PLAYER_RELOADS_COVERED + 0.5)
+        for frame in TestPattern("h264", 320, 240, fps=15).frames(16):
+            server.hub.publish(SILENT_CAMERA, frame)
+        response = await request
+    assert response.status_code == 200, response.text
+    assert "segment_0.ts" in response.text

@@ -1,0 +1,180 @@
+"""The simulated camera's video: a test-pattern loop sent to the relay the way we believe a
+NetCam sends it (PROTOCOL.md section 4; the camera's side of the rendezvous is [U]).
+
+The camera REGISTERs two UDP sockets at the relay (channel 0 media, channel 1 control) with the
+ids `V_<its device id>` and `V_<the viewer named in require-video-send>`, as the relay tests'
+camera does, waits for PEERS, acknowledges, then sends packetized frames to the relay in real
+time. It does not punch: fakecloud's relay forwards whatever a registered endpoint sends.
+
+Encoding is done once per profile (a `LOOP_SECONDS` loop of frames shared by every simulated
+camera in the process), so many cameras cost only packetizing and AES.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import random
+import threading
+from typing import Any, cast
+
+from fakecloud.media.frames import Codec, MediaFrame
+from fakecloud.media.packetizer import Packetizer
+from fakecloud.media.testpattern import TestPattern
+from fakecloud.net.sdnk import Address, Peers, Register, RelayAck, SdnkError, decode, is_sdnk
+
+# The counter shown in the picture runs 0 … LOOP_SECONDS × fps − 1, then starts again.
+LOOP_SECONDS = 10
+REGISTER_ATTEMPTS = 10
+REGISTER_RETRY = 0.5  # seconds between REGISTERs the relay has not answered
+CHANNELS = (0, 1)  # media, control (both must be registered: PROTOCOL.md section 4)
+MEDIA_CHANNEL = 0
+VIDEO_KIND = "V"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class VideoProfile:
+    """What one camera model streams."""
+
+    model: str
+    codec: Codec
+    width: int
+    height: int
+    fps: int
+
+
+PROFILES = {
+    profile.model: profile
+    for profile in (
+        VideoProfile("F7D7602", "h264", 1280, 720, 15),  # NetCam HD: H.264 up to 1280x720 [C]
+        VideoProfile("F7D7601", "jpeg", 640, 480, 15),  # the first NetCam: JPEG frames [C]
+    )
+}
+DEFAULT_PROFILE = "F7D7602"
+
+_loops: dict[VideoProfile, tuple[MediaFrame, ...]] = {}
+_loops_lock = threading.Lock()
+
+
+def pattern_loop(profile: VideoProfile) -> tuple[MediaFrame, ...]:
+    """The profile's looped frames, encoded on first use (blocking: call it in a thread).
+
+    The loop is whole GOPs (a keyframe every second), so it can repeat and restart anywhere a
+    GOP starts."""
+    with _loops_lock:
+        frames = _loops.get(profile)
+        if frames is None:
+            pattern = TestPattern(profile.codec, profile.width, profile.height, profile.fps)
+            frames = tuple(pattern.frames(LOOP_SECONDS * profile.fps))
+            _loops[profile] = frames
+        return frames
+
+
+def parse_p2p_host(text: str | None) -> tuple[str, int] | None:
+    """The relay's UDP address from a login reply's `p2p-host=<host>:<udp>:<tcp>`."""
+    host, _, ports = (text or "").partition(":")
+    udp = ports.partition(":")[0]
+    if not host or not udp.isdigit() or not 0 < int(udp) < 65536:
+        return None
+    return host, int(udp)
+
+
+class VideoError(Exception):
+    """The stream could not start (the relay did not answer)."""
+
+
+class _Channel(asyncio.DatagramProtocol):
+    """One of the camera's two UDP sockets; notes the relay's PEERS answer, ignores the rest
+    (RTCP reports and talkback from viewers)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+        self.peered = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        if not is_sdnk(data):
+            return
+        try:
+            packet = decode(data)
+        except SdnkError:
+            return
+        if isinstance(packet, Peers):
+            self.peered.set()
+
+    def send(self, datagram: bytes) -> None:
+        if self.transport is not None:
+            self.transport.sendto(datagram)
+
+    @property
+    def lan(self) -> Address:
+        assert self.transport is not None
+        host, port = self.transport.get_extra_info("sockname")[:2]
+        return Address(host, port)
+
+
+class VideoSender:
+    """One stream to the relay; `run()` sends until cancelled, then closes its sockets."""
+
+    def __init__(
+        self,
+        relay: tuple[str, int],
+        ids: tuple[str, str],
+        profile: VideoProfile,
+        p2p_key: bytes | None,
+    ) -> None:
+        self.relay = relay
+        self.ids = ids
+        self.profile = profile
+        # A fresh SSRC and sequence per stream, as RTP senders do (RFC 3550).
+        self._packetizer = Packetizer(
+            p2p_key, ssrc=random.getrandbits(32), first_sequence=random.getrandbits(16)
+        )
+        self._channels: list[_Channel] = []
+
+    async def run(self, started: asyncio.Event) -> None:
+        """Register, set `started`, then stream; VideoError when the relay never answers."""
+        frames = await asyncio.to_thread(pattern_loop, self.profile)
+        loop = asyncio.get_running_loop()
+        try:
+            for _ in CHANNELS:
+                _, channel = await loop.create_datagram_endpoint(_Channel, remote_addr=self.relay)
+                self._channels.append(channel)
+            await self._register()
+            started.set()
+            await self._stream(frames)
+        finally:
+            for channel in self._channels:
+                if channel.transport is not None:
+                    channel.transport.close()
+
+    async def _register(self) -> None:
+        for _ in range(REGISTER_ATTEMPTS):
+            for number, channel in zip(CHANNELS, self._channels, strict=True):
+                if not channel.peered.is_set():
+                    channel.send(Register(number, VIDEO_KIND, channel.lan, self.ids).encode())
+            try:
+                async with asyncio.timeout(REGISTER_RETRY):
+                    for channel in self._channels:
+                        await channel.peered.wait()
+            except TimeoutError:
+                continue
+            for number, channel in zip(CHANNELS, self._channels, strict=True):
+                channel.send(RelayAck(number, VIDEO_KIND, self.ids).encode())
+            return
+        raise VideoError(f"the relay at {self.relay[0]}:{self.relay[1]} did not answer REGISTER")
+
+    async def _stream(self, frames: tuple[MediaFrame, ...]) -> None:
+        media = self._channels[MEDIA_CHANNEL]
+        fps = self.profile.fps
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for index in itertools.count():
+            frame = dataclasses.replace(frames[index % len(frames)], timestamp=index / fps)
+            for datagram in self._packetizer.packetize(frame):
+                media.send(datagram)
+            # Pacing a camera in real time (not synchronisation).
+            await asyncio.sleep(max(0.0, start + (index + 1) / fps - loop.time()))
