@@ -41,7 +41,9 @@ def build_runtime(settings: Settings) -> Runtime:
     authority = ensure_authority(settings)
     services.update(capture=capture, store=store, authority=authority)
 
-    relay = RelayPart(settings, capture)
+    # A relay port that is also a cloud port: the front door takes its TCP side and hands over.
+    relay_shares_tcp = settings.relay_port != 0 and settings.relay_port in settings.cloud_ports
+    relay = RelayPart(settings, capture, tcp_listener=not relay_shares_tcp)
     broker = Broker(settings, store, capture, relay_port=lambda: relay.port)
     hub = MediaHub(linger=settings.viewer_linger)
     outputs = MediaOutputs(hub, hls_linger=settings.viewer_linger)
@@ -62,6 +64,7 @@ def build_runtime(settings: Settings) -> Runtime:
             cxnet_handler=broker.handle_connection,
             asgi=http,
             recorder=capture,
+            relay_handler=relay.handle_stream if relay_shares_tcp else None,
             idle_timeout=settings.idle_timeout,
         )
     )

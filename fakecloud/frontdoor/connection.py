@@ -44,7 +44,7 @@ class ConnectionInfo:
     sni: str | None
 
 
-CxnetHandler = Callable[
+StreamHandler = Callable[
     [asyncio.StreamReader, asyncio.StreamWriter, ConnectionInfo], Awaitable[None]
 ]
 
@@ -68,10 +68,11 @@ class Destinations:
     """Where recognised traffic goes; None means 'not available here', so it is captured."""
 
     tls_context: ssl.SSLContext | None
-    cxnet_handler: CxnetHandler | None
+    cxnet_handler: StreamHandler | None
     asgi: AsgiProtocolFactory | None
     recorder: Recorder | None
     limits: Limits
+    relay_handler: StreamHandler | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -380,7 +381,9 @@ class Connection(asyncio.Protocol):
         if verdict is Traffic.TLS and destinations.tls_context is not None:
             self._upgrade(destinations.tls_context, data)
         elif verdict is Traffic.CXNET and destinations.cxnet_handler is not None:
-            self._hand_to_cxnet(destinations.cxnet_handler, transport, data)
+            self._hand_to_stream("cxnet", destinations.cxnet_handler, transport, data)
+        elif verdict is Traffic.RELAY and destinations.relay_handler is not None:
+            self._hand_to_stream("relay", destinations.relay_handler, transport, data)
         elif verdict is Traffic.HTTP and destinations.asgi is not None:
             self._hand_to_http(destinations.asgi, transport, data)
         else:
@@ -401,27 +404,32 @@ class Connection(asyncio.Protocol):
         protocol.connection_made(transport)
         protocol.data_received(data)
 
-    def _hand_to_cxnet(
-        self, handler: CxnetHandler, transport: asyncio.Transport, data: bytes
+    def _hand_to_stream(
+        self, kind: str, handler: StreamHandler, transport: asyncio.Transport, data: bytes
     ) -> None:
-        self._hand_off("cxnet")
+        self._hand_off(kind)
         reader = asyncio.StreamReader()
         protocol = asyncio.StreamReaderProtocol(reader)
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         writer = asyncio.StreamWriter(transport, protocol, reader, self._loop)
         protocol.data_received(data)
-        self._spawn(self._run_cxnet(handler, reader, writer))
+        self._spawn(self._run_stream(kind, handler, reader, writer))
 
-    async def _run_cxnet(
-        self, handler: CxnetHandler, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    async def _run_stream(
+        self,
+        kind: str,
+        handler: StreamHandler,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
     ) -> None:
         try:
             await handler(reader, writer, self.info)
         except Exception:
             self.listener.counters["handler_errors"] += 1
             log.exception(
-                "CXNet handler failed on connection %s from %s; closing that connection",
+                "%s handler failed on connection %s from %s; closing that connection",
+                kind,
                 self.info.id,
                 self._peer_text,
             )

@@ -14,10 +14,10 @@ from typing import Any
 from fakecloud.core.recording import Recorder
 from fakecloud.frontdoor.connection import (
     Connection,
-    CxnetHandler,
     Destinations,
     Limits,
     ListenerState,
+    StreamHandler,
     format_address,
 )
 from fakecloud.web.asgi import AsgiProtocolFactory
@@ -62,9 +62,10 @@ class FrontDoorPart:
         ports: Sequence[int],
         *,
         tls_context: ssl.SSLContext | None,
-        cxnet_handler: CxnetHandler | None,
+        cxnet_handler: StreamHandler | None,
         asgi: AsgiProtocolFactory | None,
         recorder: Recorder | None,
+        relay_handler: StreamHandler | None = None,
         first_bytes_timeout: float = 10.0,
         idle_timeout: float = 300.0,
         max_sniff_bytes: int = 64 * 1024,
@@ -85,6 +86,7 @@ class FrontDoorPart:
             cxnet_handler=cxnet_handler,
             asgi=asgi,
             recorder=recorder,
+            relay_handler=relay_handler,
             limits=Limits(
                 first_bytes_timeout=first_bytes_timeout,
                 idle_timeout=idle_timeout,

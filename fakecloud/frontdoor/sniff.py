@@ -12,6 +12,11 @@ TLS_MAJOR_VERSION = 0x03
 TLS_RECORD_HEADER_BYTES = 5
 CXNET_MARKER = 0x41  # 'A'
 CXNET_VERSIONS = frozenset({1, 2, 3})
+# The relay's TCP fallback frames each SDNK packet with a 2-byte big-endian length (a hypothesis,
+# docs/relay.md); SDNK packets are far shorter than 2 KiB, so the first byte is below 0x08.
+RELAY_FRAME_MAX_HIGH_BYTE = 0x07
+RELAY_FRAME_PREFIX_BYTES = 6
+SDNK_MAGIC = b"SDNK"
 HTTP_METHODS = (b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"OPTIONS", b"PATCH")
 
 _HTTP_REQUEST_STARTS = tuple(method + b" " for method in HTTP_METHODS)
@@ -21,6 +26,7 @@ class Traffic(enum.Enum):
     TLS = "tls"
     CXNET = "cxnet"
     HTTP = "http"
+    RELAY = "relay"
     UNKNOWN = "unknown"
 
 
@@ -32,6 +38,10 @@ def classify(prefix: bytes) -> Traffic | None:
     if not prefix:
         return None
     first = prefix[0]
+    if first <= RELAY_FRAME_MAX_HIGH_BYTE:
+        if len(prefix) < RELAY_FRAME_PREFIX_BYTES:
+            return None
+        return Traffic.RELAY if prefix[2:6] == SDNK_MAGIC else Traffic.UNKNOWN
     if first in (TLS_HANDSHAKE_RECORD, CXNET_MARKER):
         if len(prefix) < 2:
             return None

@@ -159,6 +159,7 @@ class RelayPart:
         udp_buffer_limit: int = 1 << 20,
         replies_per_second: float = 20.0,
         records_per_second: float = 20.0,
+        tcp_listener: bool = True,
     ) -> None:
         self._settings = settings
         self._recorder = recorder
@@ -172,6 +173,8 @@ class RelayPart:
         self._queue_limit = viewer_queue_limit
         self._udp_buffer_limit = udp_buffer_limit
         self._replies_per_second = replies_per_second
+        # False when the cloud front door owns the TCP port and hands relay streams over.
+        self._tcp_listener = tcp_listener
         self._record_budget = TokenBucket(records_per_second, 2 * records_per_second)
         self._numbers = itertools.count(1)
         self._sessions: dict[tuple[str, str], _Session] = {}
@@ -213,7 +216,8 @@ class RelayPart:
                         f"relay cannot listen on {host}:{port}: {error.strerror}"
                     ) from None
         self._sweeper = loop.create_task(self._sweep())
-        log.info("relay listening on %s:%d (UDP and TCP), announcing %s", host, self.port, announce)
+        tcp = "UDP and TCP" if self._tcp_listener else "UDP; TCP through the cloud front door"
+        log.info("relay listening on %s:%d (%s), announcing %s", host, self.port, tcp, announce)
 
     async def _listen(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
@@ -221,10 +225,11 @@ class RelayPart:
             lambda: _UdpProtocol(self), local_addr=(host, port)
         )
         self.port = self._udp.get_extra_info("sockname")[1]
-        # Same port number for the TCP fallback.
-        self._tcp = await asyncio.start_server(
-            self._handle_tcp, host, self.port, limit=self._max_datagram + TCP_LENGTH.size
-        )
+        if self._tcp_listener:
+            # Same port number for the TCP fallback.
+            self._tcp = await asyncio.start_server(
+                self._handle_tcp, host, self.port, limit=self._max_datagram + TCP_LENGTH.size
+            )
 
     async def stop(self) -> None:
         if self._sweeper is not None:
@@ -598,6 +603,12 @@ class RelayPart:
             endpoint.sink.send(datagram)
 
     # --- TCP fallback -------------------------------------------------------------------------
+
+    async def handle_stream(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, info: object
+    ) -> None:
+        """A TCP-fallback connection the cloud front door recognised on a shared port."""
+        await self._handle_tcp(reader, writer)
 
     async def _handle_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self._tcp_sinks) >= self._max_tcp:

@@ -387,7 +387,7 @@ async def test_a_failing_handler_closes_only_its_connection(
         assert await good_reader.readexactly(29) == b"ok" + cxnet_header(action=526)
     good_writer.close()
     assert part.status()["listening"][0]["connections"]["handler_errors"] == 1
-    assert any("CXNet handler failed" in r.getMessage() for r in caplog.records)
+    assert any("cxnet handler failed" in r.getMessage() for r in caplog.records)
 
 
 async def test_an_idle_handed_off_connection_is_closed(front_door: PartFactory) -> None:

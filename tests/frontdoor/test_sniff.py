@@ -32,7 +32,11 @@ from fakecloud.frontdoor.sniff import HTTP_METHODS, Traffic, classify, tls_recor
         (b"get / HTTP/1.1", Traffic.UNKNOWN),
         (b"CONNECT host:443 HTTP/1.1", Traffic.UNKNOWN),
         (b"SDNK\x01\x00\x00", Traffic.UNKNOWN),
-        (b"\x00", Traffic.UNKNOWN),
+        (b"\x00", None),
+        (b"\x00\x2cSDNK", Traffic.RELAY),
+        (b"\x07\xffSDNK\x01", Traffic.RELAY),
+        (b"\x00\x2cSDNX", Traffic.UNKNOWN),
+        (b"\x08\x00SDNK", Traffic.UNKNOWN),
     ],
 )
 def test_classify(prefix: bytes, verdict: Traffic | None) -> None:
