@@ -46,7 +46,13 @@ def build_runtime(settings: Settings) -> Runtime:
     relay = RelayPart(settings, capture, tcp_listener=not relay_shares_tcp)
     broker = Broker(settings, store, capture, relay_port=lambda: relay.port)
     hub = MediaHub(linger=settings.viewer_linger)
-    outputs = MediaOutputs(hub, hls_linger=settings.viewer_linger)
+    outputs = MediaOutputs(
+        hub,
+        video_timeout=settings.video_timeout,
+        max_stream_seconds=settings.max_stream_seconds,
+        mjpeg_max_fps=settings.mjpeg_max_fps,
+        hls_linger=settings.viewer_linger,
+    )
     viewer = CameraViewer(broker, relay, hub, capture)
     services.update(broker=broker, relay=relay, media_hub=hub, media_outputs=outputs)
 

@@ -188,3 +188,30 @@ def test_sigkill_during_activity_loses_nothing(tmp_path: Path) -> None:
         assert {a["login"] for a in json.loads(accounts.stdout)} == {"demo", "alice"}
     finally:
         assert stop_server(restarted) == 0
+
+
+def test_camera_list_shows_a_silent_camera_offline_within_the_keepalive_timeout(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    added = run_cli("account", "add", "alice", "--password", "correct horse 1", data_dir=data_dir)
+    assert added.returncode == 0, added.stderr
+    server = start_server(data_dir, FAKECLOUD_KEEPALIVE_TIMEOUT="2")
+    camera = subprocess.Popen(
+        [sys.executable, "-m", "fakecloud", "sim", "camera", "--no-video",
+         "--server", f"127.0.0.1:{server.cloud_port}", "--account", "alice:correct horse 1"],
+        env=cli_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_log(server, "logged in from")
+        assert [c["online"] for c in camera_list(data_dir)] == [True]
+        # A frozen camera keeps its TCP connection open but sends nothing: only the keepalive
+        # timeout can tell.
+        camera.send_signal(signal.SIGSTOP)
+        (offline,) = wait_for_log(server, "went offline")
+        assert "timeout" in offline or "silent" in offline
+        assert [c["online"] for c in camera_list(data_dir)] == [False]
+    finally:
+        camera.kill()
+        camera.wait(timeout=10)
+        assert stop_server(server) == 0

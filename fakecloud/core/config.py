@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     redirect_camera_logins: bool = False
     keepalive_timeout: float = Field(90.0, gt=0)
     viewer_linger: float = Field(30.0, ge=0)
+    video_timeout: float = Field(
+        10.0, gt=0, le=120, description="seconds to wait for a camera's first frame"
+    )
+    mjpeg_max_fps: float = Field(5.0, gt=0, le=30, description="MJPEG rate for H.264 cameras")
+    max_stream_seconds: float = Field(
+        3600.0, gt=0, description="longest single MJPEG or FLV response"
+    )
     max_request_bytes: int = Field(1 << 20, ge=1024, description="largest request or frame")
     idle_timeout: float = Field(300.0, gt=0, description="seconds a silent connection stays open")
     capture_max_bytes: int = Field(16 << 20, ge=4096, description="size at which a capture rotates")
