@@ -143,8 +143,10 @@ def test_data_dir_and_private_keys_are_private(server: RunningServer) -> None:
         assert os.stat(key).st_mode & 0o777 == 0o600
 
 
-def test_demo_brings_simulated_cameras_online(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data", "--demo")
+def test_demo_brings_simulated_cameras_online_with_video(tmp_path: Path) -> None:
+    # Announcing an address nothing listens on (as a LAN address is, seen from loopback) must
+    # not keep the demo cameras' video from the relay.
+    server = start_server(tmp_path / "data", "--demo", FAKECLOUD_ANNOUNCE_ADDRESS="127.0.0.2")
     try:
         (announcement,) = wait_for_log(server, "demo: 3 simulated cameras")
         password = announcement.split("password ", 1)[1].split()[0]
@@ -158,6 +160,10 @@ def test_demo_brings_simulated_cameras_online(tmp_path: Path) -> None:
         request.add_header("Authorization", f"Basic {token}")
         with urllib.request.urlopen(request, timeout=10) as response:
             assert len(json.load(response)) == 3
+        snapshot = f"http://127.0.0.1:{server.http_port}/api/cameras/{listed[0]['id']}/snapshot.jpg"
+        with urllib.request.urlopen(snapshot, timeout=30) as response:
+            assert response.headers["Content-Type"] == "image/jpeg"
+            assert response.read(2) == b"\xff\xd8"
     finally:
         assert stop_server(server) == 0
     # A clean stop marks every camera offline at once.

@@ -72,9 +72,12 @@ class SimulatedCamera:
         video: bool = True,
         profile: str = DEFAULT_PROFILE,
         p2p_key: bytes | None = None,
+        relay_host: str | None = None,
     ) -> None:
         """`p2p_key` overrides the key the login reply gives (None: use the reply's, or send
-        unencrypted video when it has none)."""
+        unencrypted video when it has none). `relay_host` replaces the host of the reply's
+        p2p-host: cameras on the server's own machine must reach the relay from the address
+        they logged in from, which the relay checks."""
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
         self.host = host
@@ -91,6 +94,7 @@ class SimulatedCamera:
         self.video = video
         self.profile = PROFILES[profile]
         self.p2p_key = p2p_key
+        self.relay_host = relay_host
         self.logged_in = asyncio.Event()
         self.disconnected = asyncio.Event()
         self.camera_id: int | None = None
@@ -282,6 +286,8 @@ class SimulatedCamera:
         if relay is None:
             log.warning("%s: the login reply named no relay (p2p-host); no video", self.mac)
             return
+        if self.relay_host is not None:
+            relay = (self.relay_host, relay[1])
         key = self.p2p_key or p2p_key_bytes(self.welcome.get(P2P_KEY_PROPERTY))
         ids = (f"V_{self.camera_id}", f"V_{viewer}")
         self.video_idle.clear()

@@ -27,9 +27,11 @@ def demo_cameras(
     ]
 
 
-async def run_demo(host: str, port: int, login: str, password: str, count: int = 3) -> None:
+async def run_demo(
+    host: str, port: int, login: str, password: str, count: int = 3, **options: Any
+) -> None:
     """Run `count` simulated cameras against the broker until cancelled."""
-    cameras = demo_cameras(host, port, login, password, count)
+    cameras = demo_cameras(host, port, login, password, count, **options)
     try:
         async with asyncio.TaskGroup() as group:
             for camera in cameras:

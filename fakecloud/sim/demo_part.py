@@ -53,7 +53,8 @@ class DemoPart:
         self._port = ports[0]
         host = loopback_for(self.runtime.settings.bind_address)
         self._task = asyncio.create_task(
-            run_demo(host, self._port, DEMO_LOGIN, password, self.count), name="demo cameras"
+            run_demo(host, self._port, DEMO_LOGIN, password, self.count, relay_host=host),
+            name="demo cameras",
         )
         log.warning(
             "demo: %d simulated cameras log in to port %d as account %r, password %s "
