@@ -1,15 +1,16 @@
 """Broker benchmark (run by hand): N simulated cameras against the broker and, in the same run,
 against a minimal CXNet responder as the reference; each server in its own process pinned to
-one CPU.
+one CPU, the load on the other CPUs when there are any.
 
     python bench/broker/run.py [--cameras 2000] [--login-rate 500] [--window 30]
 
-For each server it measures login p50/p99, the server's CPU share while only keepalives flow,
-command round trips per second and RSS per session, then prints them side by side with the
-ratio broker/reference. The reference (ReferenceResponder) frames with the project's codec and
-does the least these clients accept: a fixed login reply, keepalive answers, commands passed
-between an app and a camera; no store, session bookkeeping, capture or policy. Loopback only;
-every phase has a deadline.
+Both servers get the same phases: cameras log in at a steady rate (login latency p50/p99 and
+RSS per session), then only keepalives flow for a window (the server's CPU share), then one
+app sends commands to the cameras one after another (round trips per second). The figures are
+printed side by side with the ratio broker/reference. The reference (ReferenceResponder) frames
+with the project's codec and does only what these clients need: a fixed login reply, keepalive
+answers, commands passed between an app and a camera; no store, session bookkeeping, capture or
+policy. Loopback only; every phase has a deadline.
 """
 
 from __future__ import annotations
@@ -36,18 +37,23 @@ from fakecloud.frontdoor.connection import ConnectionInfo
 from fakecloud.net.cxnet import Action, CXNetError, Frame, FrameDecoder, encode_frame
 from fakecloud.net.properties import PropertiesError, encode_properties, parse_properties
 from fakecloud.sim.app import SimulatedApp
+from fakecloud.sim.camera import SimulatedCamera
 from fakecloud.sim.demo import demo_cameras
 from fakecloud.store import AsyncStore, Store
 
 LOGIN, PASSWORD = "bench", "bench password"
-SERVERS = ("broker", "reference")
+SERVERS = ("reference", "broker")
 HOST = "127.0.0.1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# Linux names a process's CPU-time clock (~pid << 3) | CPUCLOCK_SCHED: nanoseconds, not ticks.
+CPUCLOCK_SCHED = 2
 # A server process ends by itself after this long, whatever the parent does.
 SERVER_LIFETIME = 180.0
 LOGIN_DEADLINE = 120.0
+APP_DEADLINE = 30.0
 STOP_DEADLINE = 30.0
 READ_CHUNK = 64 * 1024
+COMMAND = "modify-device|0|FPS=10|"
 
 
 def raise_file_limit() -> None:
@@ -57,9 +63,10 @@ def raise_file_limit() -> None:
 
 # -- the reference responder --------------------------------------------------------------------
 
-REFERENCE_SESSION = b"fakecloud-bench!"  # one fixed 16-byte session block for every client
+# One fixed session block for every client (the simulators reuse whatever the reply carries).
+REFERENCE_SESSION = b"fakecloud-bench!"
 KEEPALIVE_ANSWER = encode_frame(Frame(action=Action.KEEPALIVE, session=REFERENCE_SESSION))
-UNKNOWN_TARGET = encode_frame(
+NO_SUCH_CAMERA = encode_frame(
     Frame(
         action=Action.ERROR,
         session=REFERENCE_SESSION,
@@ -71,73 +78,309 @@ UNKNOWN_TARGET = encode_frame(
 @dataclass(slots=True, eq=False)
 class _Peer:
     writer: asyncio.StreamWriter
+    camera_id: int | None = None  # set when it logged in as a camera
     asker: asyncio.StreamWriter | None = None  # the app that last sent this camera a command
 
 
 class ReferenceResponder:
-    """The least a CXNet server does for the simulators: framing by fakecloud.net.cxnet, a
-    fixed login reply (sid and session-id; cameras also get a numbered device-id, which is what
-    commands address them by), keepalive answers, app commands forwarded to the camera named in
-    CX_DSTID and that camera's commands forwarded to the app that last asked it."""
+    """The least a CXNet server does for the simulators.
+
+    Framing by fakecloud.net.cxnet. Login (519): a fixed reply, `sid` and `session-id` (what
+    the app checks) plus, for a login that names a `mac`, a numbered `device-id` (what a
+    SimulatedCamera reads, and what commands address it by). Keepalive (526): the 526 answer.
+    Command (411): from an app, forwarded to the camera named in CX_DSTID; from a camera,
+    forwarded to the app that last sent it one. Nothing else is read, kept or checked.
+    """
 
     def __init__(self) -> None:
         self.cameras: dict[int, _Peer] = {}
         self.logins = 0
 
-    def _welcome(self, options: bytes) -> tuple[bytes, _Peer | None, int]:
-        self.logins += 1
-        reply = {"sid": REFERENCE_SESSION.hex(), "session-id": REFERENCE_SESSION.hex()}
-        if "mac" in parse_properties(options):
-            reply["device-id"] = str(self.logins)
-        body = encode_properties(reply)
-        frame = Frame(action=Action.LOGIN, session=REFERENCE_SESSION, body=body)
-        return encode_frame(frame), None, self.logins
-
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         decoder = FrameDecoder()
-        me = _Peer(writer)
-        camera_id: int | None = None
+        peer = _Peer(writer)
         try:
             while data := await reader.read(READ_CHUNK):
                 for frame in decoder.feed(data):
-                    if frame.action == Action.KEEPALIVE:
-                        writer.write(KEEPALIVE_ANSWER)
-                    elif frame.action == Action.COMMAND:
-                        self._command(me, frame, camera_id is not None)
-                    elif frame.action == Action.LOGIN:
-                        options = parse_properties(frame.options)
-                        self.logins += 1
-                        reply = {"sid": REFERENCE_SESSION.hex(), "session-id": REFERENCE_SESSION.hex()}
-                        if "mac" in options:
-                            camera_id = self.logins
-                            self.cameras[camera_id] = me
-                            reply["device-id"] = str(camera_id)
-                        writer.write(
-                            encode_frame(
-                                Frame(
-                                    action=Action.LOGIN,
-                                    session=REFERENCE_SESSION,
-                                    body=encode_properties(reply),
-                                )
-                            )
-                        )
+                    self._dispatch(peer, frame)
         except (CXNetError, PropertiesError, ConnectionError, OSError):
             pass
         finally:
-            if camera_id is not None:
-                self.cameras.pop(camera_id, None)
+            if peer.camera_id is not None and self.cameras.get(peer.camera_id) is peer:
+                del self.cameras[peer.camera_id]
             writer.close()
 
-    def _command(self, sender: _Peer, frame: Frame, from_camera: bool) -> None:
-        if from_camera:
-            if sender.asker is not None and not sender.asker.is_closing():
-                sender.asker.write(encode_frame(frame))
-            return
+    def _dispatch(self, peer: _Peer, frame: Frame) -> None:
+        if frame.action == Action.KEEPALIVE:
+            peer.writer.write(KEEPALIVE_ANSWER)
+        elif frame.action == Action.COMMAND:
+            if peer.camera_id is not None:
+                if peer.asker is not None and not peer.asker.is_closing():
+                    peer.asker.write(encode_frame(frame))
+            else:
+                self._to_camera(peer, frame)
+        elif frame.action == Action.LOGIN:
+            peer.writer.write(self._login_reply(peer, frame))
+
+    def _login_reply(self, peer: _Peer, frame: Frame) -> bytes:
+        self.logins += 1
+        reply = {"sid": REFERENCE_SESSION.hex(), "session-id": REFERENCE_SESSION.hex()}
+        if "mac" in parse_properties(frame.options):
+            peer.camera_id = self.logins
+            self.cameras[peer.camera_id] = peer
+            reply["device-id"] = str(peer.camera_id)
+        body = encode_properties(reply)
+        return encode_frame(Frame(action=Action.LOGIN, session=REFERENCE_SESSION, body=body))
+
+    def _to_camera(self, app: _Peer, frame: Frame) -> None:
         destination = parse_properties(frame.options).get("CX_DSTID") or ""
         head = destination.split(":", 1)[0]
         camera = self.cameras.get(int(head)) if head.isdigit() else None
         if camera is None or camera.writer.is_closing():
-            sender.writer.write(UNKNOWN_TARGET)
+            app.writer.write(NO_SUCH_CAMERA)
             return
-        camera.asker = sender.writer
+        camera.asker = app.writer
         camera.writer.write(encode_frame(frame))
+
+
+# -- the server processes -----------------------------------------------------------------------
+
+
+def prepare_store(data_dir: Path) -> tuple[Settings, Store]:
+    settings = Settings(data_dir=data_dir, announce_address=HOST, relay_port=6178)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.database_path)
+    store.add_account(LOGIN, PASSWORD)
+    return settings, store
+
+
+async def until_stdin_closes() -> None:
+    """The parent closes our stdin to stop us."""
+    reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    await reader.read()
+
+
+async def serve(kind: str, data_dir: Path) -> None:
+    broker: Broker | None = None
+    if kind == "broker":
+        settings, store = prepare_store(data_dir)
+        broker = Broker(settings, AsyncStore(store), None)
+        await broker.start()
+        sequence = 0
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal sequence
+            sequence += 1
+            host, port = writer.get_extra_info("peername")[:2]
+            local_port = writer.get_extra_info("sockname")[1]
+            assert broker is not None
+            await broker.handle_connection(
+                reader, writer, ConnectionInfo(f"b{sequence}", (host, port), local_port, False, None)
+            )
+
+        server = await asyncio.start_server(handle, HOST, 0, backlog=4096)
+    else:
+        server = await asyncio.start_server(ReferenceResponder().handle, HOST, 0, backlog=4096)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(SERVER_LIFETIME):
+            await until_stdin_closes()
+    server.close()
+    if broker is not None:
+        await broker.stop()
+
+
+# -- the load -----------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (its CPU clock, else /proc's clock ticks)."""
+    try:
+        return time.clock_gettime((~pid << 3) | CPUCLOCK_SCHED)
+    except OSError:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+@dataclass
+class Figures:
+    login_seconds: float
+    login_p50_ms: float
+    login_p99_ms: float
+    login_max_ms: float
+    rss_per_session_kib: float
+    cpu_percent: float
+    round_trips_per_second: float
+    round_trips: int
+    refused: int
+
+
+async def log_in(fleet: list[SimulatedCamera], rate: float) -> list[asyncio.Task[None]]:
+    """Start the cameras at a steady rate (as after a power cut with staggered Wi-Fi joins) and
+    wait until every one has logged in."""
+    started = time.perf_counter()
+    tasks = []
+    async with asyncio.timeout(LOGIN_DEADLINE):
+        for index, camera in enumerate(fleet):
+            await asyncio.sleep(max(0.0, started + index / rate - time.perf_counter()))
+            tasks.append(asyncio.create_task(camera.run()))
+        for camera, task in zip(fleet, tasks, strict=True):
+            waiter = asyncio.create_task(camera.logged_in.wait())
+            await asyncio.wait((waiter, task), return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if not camera.logged_in.is_set():
+                raise SystemExit(f"{camera.mac} stopped before logging in: {task.exception()!r}")
+    return tasks
+
+
+async def command_round_trips(port: int, targets: list[str], seconds: float) -> tuple[int, int]:
+    """(answered, refused) commands from one app, sent one after another for `seconds`."""
+    app = SimulatedApp(HOST, port, login=LOGIN, password=PASSWORD)
+    async with asyncio.timeout(APP_DEADLINE):
+        await app.login()
+    answered = refused = 0
+    deadline = time.perf_counter() + seconds
+    try:
+        while time.perf_counter() < deadline:
+            reply = await app.command(targets[(answered + refused) % len(targets)], COMMAND)
+            if reply.action == Action.ERROR:
+                refused += 1
+            else:
+                answered += 1
+    finally:
+        await app.close()
+    return answered, refused
+
+
+async def load(kind: str, pid: int, port: int, args: argparse.Namespace) -> Figures:
+    rss_before = rss_bytes(pid)
+    fleet = demo_cameras(HOST, port, LOGIN, PASSWORD, args.cameras, keepalive_interval=30.0)
+    started = time.perf_counter()
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        tasks = await log_in(fleet, args.login_rate)
+        login_seconds = time.perf_counter() - started
+        rss_per_session = (rss_bytes(pid) - rss_before) / args.cameras / 1024
+        latencies = sorted(camera.last_login_seconds or 0.0 for camera in fleet)
+
+        cpu_start, wall_start = cpu_seconds(pid), time.perf_counter()
+        await asyncio.sleep(args.window)  # only keepalives flow now
+        cpu = (cpu_seconds(pid) - cpu_start) / (time.perf_counter() - wall_start) * 100
+
+        targets = [f"{camera.camera_id}:{camera.mac}" for camera in fleet]
+        commands_started = time.perf_counter()
+        answered, refused = await command_round_trips(port, targets, args.commands_for)
+        commands_seconds = time.perf_counter() - commands_started
+    finally:
+        for camera in fleet:
+            camera.stop()
+        try:
+            async with asyncio.timeout(STOP_DEADLINE):
+                await asyncio.gather(*tasks, return_exceptions=True)
+        except TimeoutError:
+            for task in tasks:
+                task.cancel()
+    figures = Figures(
+        login_seconds=login_seconds,
+        login_p50_ms=statistics.median(latencies) * 1000,
+        login_p99_ms=latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        login_max_ms=latencies[-1] * 1000,
+        rss_per_session_kib=rss_per_session,
+        cpu_percent=cpu,
+        round_trips_per_second=answered / commands_seconds,
+        round_trips=answered,
+        refused=refused,
+    )
+    print(
+        f"{kind}: {args.cameras} cameras logged in within {figures.login_seconds:.1f} s "
+        f"(paced at {args.login_rate:g}/s), slowest login {figures.login_max_ms:.1f} ms; "
+        f"{answered} command round trips, {refused} refused",
+        flush=True,
+    )
+    return figures
+
+
+def run_server(kind: str, cpu: int, args: argparse.Namespace) -> Figures:
+    with tempfile.TemporaryDirectory() as data_dir:
+        server = subprocess.Popen(
+            [sys.executable, __file__, "--serve", kind, "--cpu", str(cpu), "--data-dir", data_dir],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert server.stdout is not None
+            port = int(server.stdout.readline())
+            return asyncio.run(load(kind, server.pid, port, args))
+        finally:
+            assert server.stdin is not None
+            server.stdin.close()
+            try:
+                server.wait(timeout=STOP_DEADLINE)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=STOP_DEADLINE)
+
+
+def ratio(broker: float, reference: float) -> str:
+    return f"{broker / reference:.2f}x" if reference > 0 else "n/a"
+
+
+def print_table(results: dict[str, Figures]) -> None:
+    broker, reference = results["broker"], results["reference"]
+    rows = [
+        ("login latency p50 (ms)", "{:.1f}", "login_p50_ms"),
+        ("login latency p99 (ms)", "{:.1f}", "login_p99_ms"),
+        ("CPU, keepalives only (% of a core)", "{:.2f}", "cpu_percent"),
+        ("command round trips per second", "{:.0f}", "round_trips_per_second"),
+        ("RSS per session (KiB)", "{:.1f}", "rss_per_session_kib"),
+    ]
+    print(f"{'figure':<36} {'broker':>9} {'reference':>9} {'broker/reference':>16}")
+    for label, number, field in rows:
+        mine, theirs = getattr(broker, field), getattr(reference, field)
+        print(
+            f"{label:<36} {number.format(mine):>9} {number.format(theirs):>9} "
+            f"{ratio(mine, theirs):>16}"
+        )
+    met = broker.login_p99_ms < 50 and broker.cpu_percent < 20
+    print("broker targets (login p99 < 50 ms, CPU < 20 %):", "met" if met else "MISSED")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cameras", type=int, default=2000)
+    parser.add_argument("--login-rate", type=float, default=500.0, help="logins per second")
+    parser.add_argument("--window", type=float, default=30.0, help="seconds of keepalive load")
+    parser.add_argument("--commands-for", type=float, default=5.0, help="seconds of commands")
+    parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
+    parser.add_argument("--cpu", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    raise_file_limit()
+    if args.serve:
+        os.sched_setaffinity(0, {args.cpu})
+        asyncio.run(serve(args.serve, args.data_dir))
+        return 0
+    args.window = min(args.window, 60.0)
+    args.commands_for = min(args.commands_for, 30.0)
+    # The servers get one CPU; the load (this process) keeps the others when there are any.
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpu = cpus[0]
+    if len(cpus) > 1:
+        os.sched_setaffinity(0, cpus[1:])
+    results = {kind: run_server(kind, server_cpu, args) for kind in SERVERS}
+    print_table(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

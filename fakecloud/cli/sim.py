@@ -43,6 +43,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=DEFAULT_PROFILE,
         help=f"camera model: {_profiles_help()} (default {DEFAULT_PROFILE})",
     )
+    camera.add_argument(
+        "--relay-host",
+        help="send video to this host instead of the login reply's p2p-host "
+        "(e.g. 127.0.0.1 when the simulator runs on the server's machine)",
+    )
     camera.set_defaults(handler=_run_cameras)
 
     app = kinds.add_parser("app", help="log in as an app, list cameras, optionally send a command")
@@ -96,6 +101,7 @@ def _run_cameras(args: argparse.Namespace, settings: Settings) -> int:
         keepalive_interval=args.keepalive,
         video=args.video,
         profile=args.profile,
+        relay_host=args.relay_host,
     )
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(_cameras(cameras))
