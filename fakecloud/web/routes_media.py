@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import Response, StreamingResponse
@@ -17,7 +17,7 @@ from fakecloud.media.outputs.hls import PLAYLIST_TYPE, SEGMENT_TYPE
 from fakecloud.media.outputs.mjpeg import CONTENT_TYPE as MJPEG_TYPE
 from fakecloud.media.outputs.pictures import PictureError
 from fakecloud.media.outputs.streaming import NoVideoError, UnsupportedCodecError
-from fakecloud.web.deps import current_viewer, visible_camera
+from fakecloud.web.deps import current_viewer, service, visible_camera
 
 log = logging.getLogger(__name__)
 
@@ -26,26 +26,11 @@ router = APIRouter(tags=["media"])
 NO_CACHE = {"Cache-Control": "no-store"}
 
 
-def _service(request: Request, name: str) -> Any:
-    found = request.app.state.runtime.services.get(name)
-    if found is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "video is not running")
-    return found
+HubDep = Annotated[MediaHub, Depends(service("media_hub"))]
+Outputs = Annotated[MediaOutputs, Depends(service("media_outputs"))]
 
 
-def media_hub(request: Request) -> MediaHub:
-    hub: MediaHub = _service(request, "media_hub")
-    return hub
-
-
-def media_outputs(request: Request) -> MediaOutputs:
-    outputs: MediaOutputs = _service(request, "media_outputs")
-    return outputs
-
-
-async def camera_access(
-    camera_id: int, request: Request, hub: Annotated[MediaHub, Depends(media_hub)]
-) -> int:
+async def camera_access(camera_id: int, request: Request, hub: HubDep) -> int:
     """The camera a request may watch. Security consideration: this is the one place that
     decides who sees video. With the store running, the viewer policy of fakecloud.web.deps
     applies (trusted networks, or the camera's owner); otherwise only the hub's own check."""
@@ -61,7 +46,6 @@ async def camera_access(
 
 
 CameraId = Annotated[int, Depends(camera_access)]
-Outputs = Annotated[MediaOutputs, Depends(media_outputs)]
 
 
 @contextmanager

@@ -56,4 +56,4 @@ async def test_bad_id_and_missing_service(media_server: MediaServer) -> None:
         del media_server.services["media_outputs"]
         response = await client.get(f"/api/cameras/{H264_CAMERA}/snapshot.jpg")
     assert response.status_code == 503
-    assert response.json() == {"detail": "video is not running"}
+    assert response.json() == {"detail": "media_outputs is not running"}
