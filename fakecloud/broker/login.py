@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from fakecloud.core.errors import UserError
 from fakecloud.net.properties import Properties
+from fakecloud.store.models import normalise_mac as store_mac
 
 USER_KEYS = ("CX_UNAME", "username", "login", "user")
 SECRET_KEYS = ("CX_PASSWD", "password", "passwd")
@@ -31,17 +33,16 @@ APP_INFO_KEYS = (
 )
 # `<partner>.accessToken:<token>` (Tend apps put an access token where the password goes).
 TOKEN_FORM = re.compile(r"^[A-Za-z0-9_-]{1,64}\.accessToken:.+$", re.DOTALL)
-_MAC_DIGITS = re.compile(r"^[0-9A-Fa-f]{12}$")
 
 Role = Literal["app", "camera"]
 
 
 def normalise_mac(text: str) -> str | None:
-    """'001122aabbcc', '00-11-22-AA-BB-CC' or '00:11:22:aa:bb:cc' -> '00:11:22:AA:BB:CC'."""
-    digits = re.sub(r"[:\-.]", "", text.strip())
-    if not _MAC_DIGITS.match(digits):
+    """A login's MAC in the store's spelling, or None when it is not a MAC."""
+    try:
+        return store_mac(text)
+    except UserError:
         return None
-    return ":".join(digits[i : i + 2] for i in range(0, 12, 2)).upper()
 
 
 def _first(keys: tuple[str, ...], *blocks: Properties) -> str | None:
