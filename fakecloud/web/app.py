@@ -14,12 +14,14 @@ from fakecloud.web import (
     routes_media,
     routes_setup,
 )
+from fakecloud.web.limits import BodyLimit
 from fakecloud.web.sessions import WebSessions
 
 
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="fakecloud", version=__version__, docs_url="/api/docs", redoc_url=None)
     app.state.runtime = runtime
+    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes)
     runtime.services.setdefault("web_sessions", WebSessions())
     for module in (routes_health, routes_api, routes_ca, routes_cxs, routes_media, routes_setup):
         app.include_router(module.router)

@@ -8,13 +8,24 @@ from typing import Any
 import uvicorn
 from uvicorn.server import ServerState
 
+from fakecloud.web.limits import ProgressWatchdog
+
 
 class AsgiProtocolFactory:
     """Builds uvicorn HTTP/1.1 protocol objects bound to one app, with request limits."""
 
-    def __init__(self, app: Any, *, max_header_bytes: int = 64 * 1024, keep_alive: float = 15.0):
+    def __init__(
+        self,
+        app: Any,
+        *,
+        max_header_bytes: int = 64 * 1024,
+        keep_alive: float = 15.0,
+        progress_period: float = 30.0,
+    ):
         # Security consideration: h11 caps the request line plus headers, so a client cannot grow
-        # our buffers without bound; bodies are capped by the app's own routes.
+        # our buffers without bound; bodies are capped by fakecloud.web.limits.BodyLimit, and a
+        # connection that makes no progress is closed by its ProgressWatchdog.
+        self.progress_period = progress_period
         self.config = uvicorn.Config(
             app,
             http="h11",
@@ -30,9 +41,11 @@ class AsgiProtocolFactory:
         self.state = ServerState()
 
     def __call__(self) -> asyncio.Protocol:
-        return self.config.http_protocol_class(  # type: ignore[call-arg]
+        protocol = self.config.http_protocol_class(  # type: ignore[call-arg]
             config=self.config, server_state=self.state, app_state={}
         )
+        ProgressWatchdog(protocol, self.progress_period)
+        return protocol
 
     async def close_connections(self) -> None:
         for connection in list(self.state.connections):

@@ -1,0 +1,134 @@
+"""Request limits on a real listener: body size, slow senders, idle connections."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
+
+from fakecloud.catalogue import load_catalogue
+from fakecloud.core.config import Settings
+from fakecloud.runtime import Runtime
+from fakecloud.web.app import create_app
+from fakecloud.web.asgi import AsgiProtocolFactory
+from fakecloud.web.http_part import HttpPart
+from fakecloud.web.limits import BodyLimit
+
+PERIOD = 0.3  # the watchdog's period in these tests
+CLOSE_WITHIN = 10 * PERIOD  # a stalled connection must be closed well within this
+
+
+async def _serve(app: FastAPI) -> AsyncIterator[int]:
+    part = HttpPart(AsgiProtocolFactory(app, progress_period=PERIOD), "127.0.0.1", 0)
+    await part.start()
+    try:
+        yield part.port
+    finally:
+        await part.stop()
+
+
+@pytest.fixture
+async def fakecloud_port(settings: Settings) -> AsyncIterator[int]:
+    async for port in _serve(create_app(Runtime(settings, load_catalogue()))):
+        yield port
+
+
+async def _exchange(port: int, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    async with asyncio.timeout(CLOSE_WITHIN):
+        answer = await reader.read()
+    writer.close()
+    return answer
+
+
+async def _closed_by_server(port: int, sent: bytes) -> bool:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(sent)
+    try:
+        async with asyncio.timeout(CLOSE_WITHIN):
+            return await reader.read() == b""
+    finally:
+        writer.close()
+
+
+async def test_oversized_body_is_refused_before_it_is_sent(
+    fakecloud_port: int, settings: Settings
+) -> None:
+    too_big = settings.max_request_bytes + 1
+    answer = await _exchange(
+        fakecloud_port,
+        b"POST /cxs/api/auth/login HTTP/1.1\r\nHost: x\r\n"
+        + f"Content-Length: {too_big}\r\n\r\n".encode(),
+    )
+    assert answer.startswith(b"HTTP/1.1 413")
+
+
+async def test_chunked_body_is_refused(fakecloud_port: int) -> None:
+    answer = await _exchange(
+        fakecloud_port,
+        b"POST /cxs/api/auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.1 411")
+
+
+@pytest.mark.parametrize(
+    "stalled",
+    [
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n",  # the head never ends (slowloris)
+        b"",  # connects and says nothing
+        b"POST /cxs/api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nlogin=",
+    ],
+    ids=["slow-head", "silent", "slow-body"],
+)
+async def test_a_stalled_connection_is_closed_and_others_are_served(
+    fakecloud_port: int, stalled: bytes
+) -> None:
+    stalled_task = asyncio.create_task(_closed_by_server(fakecloud_port, stalled))
+    healthy = await _exchange(
+        fakecloud_port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert healthy.startswith(b"HTTP/1.1 200")
+    assert await stalled_task
+
+
+def _slow_app(gate: Callable[[], asyncio.Event]) -> FastAPI:
+    app = FastAPI()
+    app.add_middleware(BodyLimit, max_bytes=1024)
+
+    @app.get("/wait")
+    async def wait() -> dict[str, bool]:
+        # The app itself takes several watchdog periods (as a snapshot waiting for video does).
+        await gate().wait()
+        return {"ok": True}
+
+    @app.get("/stream")
+    async def stream() -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(4):
+                yield b"x" * 10
+                await asyncio.sleep(PERIOD)  # the server's own pace, not test synchronisation
+
+        return StreamingResponse(chunks(), media_type="application/octet-stream")
+
+    return app
+
+
+async def test_waiting_on_the_app_and_streaming_are_progress() -> None:
+    released = asyncio.Event()
+    async for port in _serve(_slow_app(lambda: released)):
+        waiting = asyncio.create_task(
+            _exchange(port, b"GET /wait HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        )
+        streamed = await _exchange(
+            port, b"GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        assert streamed.startswith(b"HTTP/1.1 200")
+        assert streamed.count(b"x" * 10) == 4
+        assert not waiting.done()  # three periods later, still waiting, still open
+        released.set()
+        assert (await waiting).startswith(b"HTTP/1.1 200")
