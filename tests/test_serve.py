@@ -37,40 +37,47 @@ class RunningServer:
             return json.load(response)
 
 
+# free_port() cannot reserve a port for the child, so another process may take one meanwhile.
+START_ATTEMPTS = 3
+
+
 def start_server(data_dir: Path, *args: str, **env: str) -> RunningServer:
-    ports = {
-        "FAKECLOUD_HTTP_PORT": free_port(),
-        "FAKECLOUD_DNS_PORT": free_port(socket.SOCK_DGRAM),
-        "FAKECLOUD_CLOUD_PORTS": free_port(),
-        "FAKECLOUD_RELAY_PORT": free_port(socket.SOCK_DGRAM),
-    }
-    environment = cli_env(data_dir, **{k: str(v) for k, v in ports.items()}, **env)
-    environment.setdefault("FAKECLOUD_DNS_UPSTREAMS", "127.0.0.1:9")  # never used by these tests
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fakecloud", "serve", *args],
-        env=environment,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
-    log: list[str] = []
-    assert process.stderr is not None
-    for line in process.stderr:  # ends when the child exits; pytest-timeout bounds the wait
-        log.append(line)
-        if READY_LINE in line:
-            break
-    else:
+    """A `fakecloud serve` child on fresh loopback ports, started again (with other ports) only
+    when one of them was taken before the child could bind it."""
+    for _ in range(START_ATTEMPTS):
+        ports = {
+            "FAKECLOUD_HTTP_PORT": free_port(),
+            "FAKECLOUD_DNS_PORT": free_port(socket.SOCK_DGRAM),
+            "FAKECLOUD_CLOUD_PORTS": free_port(),
+            "FAKECLOUD_RELAY_PORT": free_port(socket.SOCK_DGRAM),
+        }
+        environment = cli_env(data_dir, **{k: str(v) for k, v in ports.items()}, **env)
+        environment.setdefault("FAKECLOUD_DNS_UPSTREAMS", "127.0.0.1:9")  # never used here
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fakecloud", "serve", *args],
+            env=environment,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+        log: list[str] = []
+        assert process.stderr is not None
+        for line in process.stderr:  # ends when the child exits; pytest-timeout bounds the wait
+            log.append(line)
+            if READY_LINE in line:
+                return RunningServer(
+                    process,
+                    ports["FAKECLOUD_HTTP_PORT"],
+                    ports["FAKECLOUD_DNS_PORT"],
+                    ports["FAKECLOUD_CLOUD_PORTS"],
+                    ports["FAKECLOUD_RELAY_PORT"],
+                    data_dir,
+                    log,
+                )
         process.wait(timeout=10)
-        pytest.fail("server exited before it was ready:\n" + "".join(log))
-    return RunningServer(
-        process,
-        ports["FAKECLOUD_HTTP_PORT"],
-        ports["FAKECLOUD_DNS_PORT"],
-        ports["FAKECLOUD_CLOUD_PORTS"],
-        ports["FAKECLOUD_RELAY_PORT"],
-        data_dir,
-        log,
-    )
+        if not any("already in use" in line for line in log):
+            break
+    pytest.fail("server exited before it was ready:\n" + "".join(log))
 
 
 def wait_for_log(server: RunningServer, wanted: str, count: int = 1) -> list[str]:
