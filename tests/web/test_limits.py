@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fakecloud.catalogue import load_catalogue
 from fakecloud.core.config import Settings
@@ -132,3 +135,21 @@ async def test_waiting_on_the_app_and_streaming_are_progress() -> None:
         assert not waiting.done()  # three periods later, still waiting, still open
         released.set()
         assert (await waiting).startswith(b"HTTP/1.1 200")
+
+
+@given(st.lists(st.tuples(st.binary(max_size=20), st.binary(max_size=20)), max_size=6))
+def test_body_limit_never_fails_on_any_headers(headers: list[tuple[bytes, bytes]]) -> None:
+    """Whatever the headers, the request either reaches the app or gets a clear refusal."""
+    reached: list[bool] = []
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        reached.append(True)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    limit = BodyLimit(app, max_bytes=1024)
+    scope = {"type": "http", "headers": [(k.lower(), v) for k, v in headers]}
+    asyncio.run(limit(scope, None, send))
+    assert reached or sent[0]["status"] in (411, 413)
