@@ -122,18 +122,16 @@ async def serve(
             loop.add_signal_handler(signum, stop.set)
     try:
         await start_parts(runtime)
-    except BaseException:
-        await close_services(runtime)
-        raise
-    log.info(
-        "fakecloud is running; cameras should be pointed at %s",
-        settings.effective_announce_address,
-    )
-    try:
-        await stop.wait()
+        log.info(
+            "fakecloud is running; cameras should be pointed at %s",
+            settings.effective_announce_address,
+        )
+        try:
+            await stop.wait()
+        finally:
+            log.info("shutting down")
+            await stop_parts(runtime)
     finally:
-        log.info("shutting down")
-        await stop_parts(runtime)
         await close_services(runtime)
 
 

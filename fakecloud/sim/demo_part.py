@@ -9,6 +9,7 @@ import logging
 import secrets
 from typing import Any
 
+from fakecloud.frontdoor.connection import format_address
 from fakecloud.runtime import Runtime
 from fakecloud.sim.demo import run_demo
 
@@ -56,15 +57,15 @@ class DemoPart:
             run_demo(host, self._port, DEMO_LOGIN, password, self.count, relay_host=host),
             name="demo cameras",
         )
+        http_port = getattr(self.runtime.part("http"), "port", self.runtime.settings.http_port)
         log.warning(
             "demo: %d simulated cameras log in to port %d as account %r, password %s "
-            "(the dashboard is http://%s:%d/)",
+            "(the dashboard is http://%s/)",
             self.count,
             self._port,
             DEMO_LOGIN,
             password,
-            host if ":" not in host else f"[{host}]",
-            self.runtime.settings.http_port,
+            format_address(host, http_port),
         )
 
     async def stop(self) -> None:

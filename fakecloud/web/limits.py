@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 ASGIApp = Any
@@ -32,7 +33,7 @@ class BodyLimit:
 
 
 async def _refuse(send: Any, status: int, reason: str) -> None:
-    body = f'{{"detail": "{reason}"}}'.encode()
+    body = json.dumps({"detail": reason}).encode()
     await send(
         {
             "type": "http.response.start",
