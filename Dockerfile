@@ -33,7 +33,7 @@ ENV FAKECLOUD_DATA_DIR=/data \
     FAKECLOUD_DNS_PORT=53 \
     FAKECLOUD_HTTP_PORT=8000
 VOLUME ["/data"]
-EXPOSE 53/udp 53/tcp 80/tcp 443/tcp 5104/tcp 6178/tcp 6178/udp 8000/tcp 8080/tcp
+EXPOSE 53/udp 53/tcp 80/tcp 443/tcp 5104/tcp 5105/tcp 6178/tcp 6178/udp 8000/tcp 8080/tcp
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('FAKECLOUD_HTTP_PORT', '8000'), timeout=4)"]

@@ -5,7 +5,8 @@
 # Anything else is passed to the fakecloud command inside the project's virtual environment,
 # e.g. ./run.sh account add alice --password ...
 set -euo pipefail
-cd "$(dirname "$(readlink -f "$0")")"
+SCRIPT=$(readlink -f "$0")
+cd "$(dirname "$SCRIPT")"
 
 VENV=${FAKECLOUD_VENV:-.venv}
 STAMP="$VENV/.installed"
@@ -45,7 +46,8 @@ ensure_venv() {
 
 ensure_test_tools() {
   # command:package pairs the tests drive as real clients
-  local wanted=(dig:dnsutils openssl:openssl ffprobe:ffmpeg ffmpeg:ffmpeg ping:iputils-ping dnsmasq:dnsmasq-base)
+  local wanted=(dig:dnsutils openssl:openssl ffprobe:ffmpeg ffmpeg:ffmpeg ping:iputils-ping
+    dnsmasq:dnsmasq-base ip:iproute2 git:git)
   local missing=()
   for pair in "${wanted[@]}"; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
@@ -53,25 +55,39 @@ ensure_test_tools() {
   if ((${#missing[@]})); then apt_install $(printf '%s\n' "${missing[@]}" | sort -u); fi
 }
 
+# Two runs at once in one checkout must not install into one venv together: installing holds a
+# lock on this script itself, so no lock file appears in the tree.
+with_install_lock() {
+  local lock
+  exec {lock}<"$SCRIPT"
+  flock "$lock"
+  "$@"
+  exec {lock}<&-
+}
+
+ensure_test_env() {
+  ensure_test_tools
+  ensure_venv "[test]"
+}
+
 case "${1:-}" in
   serve)
     shift
-    ensure_venv ""
+    with_install_lock ensure_venv ""
     exec "$VENV/bin/fakecloud" serve "$@"
     ;;
   test)
     shift
-    ensure_test_tools
-    ensure_venv "[test]"
+    with_install_lock ensure_test_env
     "$VENV/bin/ruff" check fakecloud tests bench
     "$VENV/bin/ruff" format --check fakecloud tests bench
     exec "$VENV/bin/python" -m pytest -q "$@"
     ;;
   ""|-h|--help)
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,7p' "$SCRIPT" | sed 's/^# \{0,1\}//'
     ;;
   *)
-    ensure_venv ""
+    with_install_lock ensure_venv ""
     exec "$VENV/bin/fakecloud" "$@"
     ;;
 esac

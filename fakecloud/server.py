@@ -44,7 +44,14 @@ def build_runtime(settings: Settings) -> Runtime:
     # A relay port that is also a cloud port: the front door takes its TCP side and hands over.
     relay_shares_tcp = settings.relay_port != 0 and settings.relay_port in settings.cloud_ports
     relay = RelayPart(settings, capture, tcp_listener=not relay_shares_tcp)
-    broker = Broker(settings, store, capture, relay_port=lambda: relay.port)
+    broker = Broker(
+        settings,
+        store,
+        capture,
+        relay_port=lambda: relay.port,
+        # Read at each login, once the front door (made below) has bound its ports.
+        broker_port=lambda: settings.broker_port and door.bound_ports.get(settings.broker_port, 0),
+    )
     hub = MediaHub(linger=settings.viewer_linger)
     outputs = MediaOutputs(
         hub,
@@ -62,18 +69,18 @@ def build_runtime(settings: Settings) -> Runtime:
         runtime.parts.append(DnsPart(settings, runtime.catalogue, capture))
     runtime.parts += [hub, outputs, relay, broker, viewer]
     runtime.parts.append(HttpPart(http, settings.bind_address, settings.http_port))
-    runtime.parts.append(
-        FrontDoorPart(
-            settings.bind_address,
-            settings.cloud_ports,
-            tls_context=authority.server_context("device"),
-            cxnet_handler=broker.handle_connection,
-            asgi=http,
-            recorder=capture,
-            relay_handler=relay.handle_stream if relay_shares_tcp else None,
-            idle_timeout=settings.idle_timeout,
-        )
+    door = FrontDoorPart(
+        settings.bind_address,
+        settings.listening_ports,
+        tls_context=authority.server_context("device"),
+        cxnet_handler=broker.handle_connection,
+        asgi=http,
+        recorder=capture,
+        relay_handler=relay.handle_stream if relay_shares_tcp else None,
+        idle_timeout=settings.idle_timeout,
+        extra_hosts=settings.extra_listening_hosts,
     )
+    runtime.parts.append(door)
     return runtime
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -13,7 +14,13 @@ import pytest
 from fakecloud.core.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+# Public protocol vectors, kept in the repository so a clone tests on its own (docs/protocol.md 8)
+PROTOCOL_VECTORS = REPO / "tests" / "fixtures" / "protocol"
+
+
+def protocol_vector(name: str) -> dict:
+    """One vector file of tests/fixtures/protocol, e.g. "belkin_l7_samples.json", parsed."""
+    return json.loads((PROTOCOL_VECTORS / name).read_text())
 
 
 def free_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:

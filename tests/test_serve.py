@@ -50,6 +50,7 @@ def start_server(data_dir: Path, *args: str, **env: str) -> RunningServer:
             "FAKECLOUD_DNS_PORT": free_port(socket.SOCK_DGRAM),
             "FAKECLOUD_CLOUD_PORTS": free_port(),
             "FAKECLOUD_RELAY_PORT": free_port(socket.SOCK_DGRAM),
+            "FAKECLOUD_BROKER_PORT": free_port(),
         }
         environment = cli_env(data_dir, **{k: str(v) for k, v in ports.items()}, **env)
         environment.setdefault("FAKECLOUD_DNS_UPSTREAMS", "127.0.0.1:9")  # never used here

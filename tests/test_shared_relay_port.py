@@ -35,7 +35,13 @@ def port_free_for_udp_and_tcp() -> int:
 async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     shared = port_free_for_udp_and_tcp()
     settings = settings.model_copy(
-        update={"dns_enabled": False, "cloud_ports": [shared], "relay_port": shared}
+        # broker_port 0: no second-hop CXNet listener, so the shared port is the only one.
+        update={
+            "dns_enabled": False,
+            "cloud_ports": [shared],
+            "relay_port": shared,
+            "broker_port": 0,
+        }
     )
     running = build_runtime(settings)
     await start_parts(running)

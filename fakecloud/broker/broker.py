@@ -1,6 +1,6 @@
 """The CXNet broker: logins, keepalives, command routing and camera presence.
 
-Protocol facts and their confidence are in PROTOCOL.md section 3; docs/broker.md explains the
+Protocol facts and their confidence are in docs/protocol.md section 3; docs/broker.md explains the
 choices made where the camera's side is unknown.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import os
 import secrets
@@ -16,7 +17,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fakecloud.broker.login import LoginRequest, read_login
+from fakecloud.broker.login import LoginRequest, normalise_mac, read_login
+from fakecloud.broker.redirects import (
+    RETURN_HOLD_OFF,
+    CredentialFingerprints,
+    RedirectMemory,
+    ReturnPaths,
+)
 from fakecloud.broker.session import ConnectionInfoLike, Session
 from fakecloud.core.config import Settings
 from fakecloud.core.recording import Recorder
@@ -42,10 +49,9 @@ MAX_FRAMES_BEFORE_LOGIN = 32
 # How long a command's CorrelationID routes answers back to its asker, and how many are kept.
 REPLY_WINDOW = 60.0
 MAX_PENDING_REPLIES = 10_000
-# How long a redirected client has to come back, and how many such clients are remembered.
-REDIRECT_WINDOW = 120.0
-MAX_REDIRECTS = 4096
-# The NetCam's cloud record lists local port 9490 (PROTOCOL.md section 5).
+# A redirect hint about DNS is logged at most this often (seconds).
+RETURN_HINT_INTERVAL = 60.0
+# The NetCam's cloud record lists local port 9490 (docs/protocol.md section 5).
 DEFAULT_CAMERA_LPORT = 9490
 STOP_GRACE = 5.0
 
@@ -53,6 +59,23 @@ CommandInterceptor = Callable[[Session, Frame, Command, Session], Awaitable[bool
 # `(camera_id, online)`: a camera's session began (its login reply is already sent) or ended.
 # A reconnect reports online again without an offline in between. Listeners must not block.
 PresenceListener = Callable[[int, bool], None]
+
+
+def new_correlation_id() -> str:
+    """A CorrelationID for a command fakecloud itself originates."""
+    return f"FC-{secrets.token_hex(8)}"
+
+
+class Hop(enum.Enum):
+    """What a login is in the redirect dance, and so what it is answered."""
+
+    FIRST = "redirect"  # a redirect and nothing else
+    RETURN = "session"  # the session reply
+    # Maybe a return, maybe a new client at the same moment (the fallback memory cannot tell):
+    # the session reply plus `redirectHost` only. K, new, follows the name and takes the session
+    # on its next hop; K returning takes the session (it reads `sid` after a redirect); R reads
+    # only `1=` as a redirect, so it takes the session at once.
+    UNSURE = "session and redirect host"
 
 
 class BrokerError(Exception):
@@ -79,10 +102,27 @@ class _PendingReply:
     future: asyncio.Future[Frame] | None = None
 
 
-def parse_destination(text: str | None) -> int | None:
-    """CX_DSTID is `<id>:<mac>` or `<id>`; return the id."""
-    head = (text or "").split(":", 1)[0].strip()
-    return int(head) if head.isdigit() and len(head) < 20 else None
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """What a CX_DSTID names: K sends `<id>:<mac>`, R the camera alias (`<account alias>:<MAC>`),
+    others `<id>` or the alias a camera reported. `camera_id`/`mac` are set when the text has
+    the id form; `text` is always tried as an alias too."""
+
+    text: str
+    camera_id: int | None = None
+    mac: str | None = None
+
+
+def parse_destination(text: str | None) -> Destination:
+    """Read a CX_DSTID; never raises (an unreadable one simply names no camera)."""
+    text = (text or "").strip()
+    head, separator, rest = text.partition(":")
+    if not (head.isascii() and head.isdigit() and len(head) < 20):
+        return Destination(text)
+    if not separator:
+        return Destination(text, int(head))
+    mac = normalise_mac(rest)
+    return Destination(text, int(head), mac) if mac else Destination(text)
 
 
 class Broker:
@@ -97,6 +137,7 @@ class Broker:
         recorder: Recorder | None = None,
         *,
         relay_port: Callable[[], int] | None = None,
+        broker_port: Callable[[], int] | None = None,
     ) -> None:
         self.settings = settings
         # The relay's bound port once it runs (settings may say 0: "any free port").
@@ -111,7 +152,14 @@ class Broker:
         self._sessions: dict[bytes, Session] = {}
         self._camera_sessions: dict[int, Session] = {}
         self._pending: OrderedDict[str, _PendingReply] = OrderedDict()
-        self._redirected: OrderedDict[tuple[str, str, str], float] = OrderedDict()
+        # Online cameras by alias (the cloud's and the one they reported), for CX_DSTID.
+        self._aliases: dict[str, set[int]] = {}
+        # The second-hop port the front door really bound (0 when it could not: a redirect
+        # must never name a port nobody listens on).
+        self.broker_port = broker_port or (lambda: settings.broker_port)
+        self._redirect_memory = RedirectMemory(RETURN_HOLD_OFF if settings.broker_port else 0.0)
+        self._fingerprints = CredentialFingerprints()
+        self._return_hint_logged = float("-inf")
         self._handlers: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self.counters = {
@@ -163,12 +211,16 @@ class Broker:
         command: str,
         properties: dict[str, str] | None = None,
         timeout: float = 10.0,  # noqa: ASYNC109 - the caller's contract (web app, media viewer)
+        correlation: str | None = None,
     ) -> Frame:
-        """Send a command to a camera as an app would and return its first answer."""
+        """Send a command to a camera as an app would and return its first answer.
+
+        `correlation` reuses a CorrelationID: a stop carries its request's, which is how Tend
+        cameras free the viewer slot (docs/protocol.md section 9)."""
         target = self._camera_sessions.get(camera_id)
         if target is None or target.camera is None:
             raise CameraOfflineError(f"camera {camera_id} is not online")
-        correlation = f"FC-{secrets.token_hex(8)}"
+        correlation = correlation or new_correlation_id()
         future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._remember(correlation, _PendingReply(camera_id, 0.0, future=future))
         options = {
@@ -290,31 +342,24 @@ class Broker:
         except PropertiesError:
             body = Properties()
         request = read_login(options, body)
-        if request.role == "camera" or not request.known_form:
-            # The camera's login is [U]: keep every one so the real form can be learned.
-            self._record(
-                "login",
-                info,
-                data=None if request.secret else frame.options + frame.body,
-                decoded=request.reported,
-                role=request.role,
-                known_form=request.known_form,
-            )
         account = None
         if request.known_form:
-            assert request.secret is not None
-            verify = self.store.verify_token if request.is_token else self.store.verify_password
-            account = await verify(request.login, request.secret)
+            account = await self._authenticate(request)
             if account is None:
-                await self._login_failed(state, frame, request, "wrong login or password")
+                why = _refusal_reason(request)
+                await self._login_failed(state, frame, request, why)
         elif self.settings.login_policy == "strict":
             await self._login_failed(state, frame, request, "unknown login form (strict policy)")
         try:
             camera = await self._bind_camera(request, account, info)
         except _ForeignCamera:
             await self._login_failed(state, frame, request, "camera belongs to another account")
+        if request.role == "camera" or not request.known_form:
+            # The camera's login is [U]: keep every one so the real form can be learned.
+            self._record_login(info, frame, request)
         login = account.login if account is not None else None
-        if self._should_redirect(request, info):
+        hop = self._hop(request, frame, info)
+        if hop is Hop.FIRST:
             await self._redirect(state, frame)
         session = Session(
             info=info,
@@ -324,6 +369,7 @@ class Broker:
             login=login,
             camera=camera,
             header=frame,
+            account_alias=await self._account_alias(account, camera),
         )
         self._sessions[session.block] = session
         self.counters["logins_ok"] += 1
@@ -334,11 +380,33 @@ class Broker:
         await self.store.log_session(
             session.camera_id, login, request.role, _peer(info), "login " + _describe_app(request)
         )
-        session.send(session.frame(Action.LOGIN, options=b"", body=await self._welcome(session)))
+        welcome = await self._welcome(session)
+        if hop is Hop.UNSURE:
+            welcome += encode_properties({"redirectHost": self._return_paths.target(info)[0]})
+        session.send(session.frame(Action.LOGIN, options=b"", body=welcome))
         if session.camera is not None:
             # After the reply, so whatever a listener sends the camera reaches it logged in.
             self._announce_presence(session.camera.id, True)
         return session
+
+    async def _authenticate(self, request: LoginRequest) -> Any:
+        """The account a login's credentials prove, or None. Public Tend clients leave CX_UNAME
+        empty and send only `<partner>.accessToken:<token>`: the token alone names the account.
+        With a CX_UNAME, the token or password must belong to that login."""
+        assert request.secret is not None
+        if request.is_token and not request.login:
+            return await self.store.account_for_token(request.secret)
+        verify = self.store.verify_token if request.is_token else self.store.verify_password
+        return await verify(request.login, request.secret)
+
+    async def _account_alias(self, account: Any, camera: Any) -> str | None:
+        """The alias of the session's account: the one logged in, else the camera's owner."""
+        if account is not None:
+            return str(account.alias)
+        if camera is not None and camera.owner:
+            owner = await self.store.get_account(camera.owner)
+            return str(owner.alias) if owner is not None else None
+        return None
 
     async def _bind_camera(
         self, request: LoginRequest, account: Any, info: ConnectionInfoLike
@@ -362,7 +430,7 @@ class Broker:
             # unowned record (that is how the real login form gets learned); strict mode refuses.
             return await store.upsert_camera(
                 mac=request.mac,
-                alias=request.alias,
+                reported_alias=request.alias,
                 owner=account.login if account is not None else None,
             )
         return existing
@@ -382,7 +450,20 @@ class Broker:
             properties=request.reported,
         )
         session.camera = await self.store.get_camera(camera.id) or camera
+        if previous is not None:
+            self._index_aliases(previous.camera, add=False)
+        self._index_aliases(session.camera, add=True)
         log.info("camera %s logged in from %s", camera.mac, session.peer_host)
+
+    def _index_aliases(self, camera: Any, *, add: bool) -> None:
+        for alias in {camera.alias, camera.reported_alias} - {None, ""}:
+            ids = self._aliases.setdefault(alias, set())
+            if add:
+                ids.add(camera.id)
+            else:
+                ids.discard(camera.id)
+            if not ids:
+                del self._aliases[alias]
 
     async def _welcome(self, session: Session) -> bytes:
         """The login reply body (sid, alias, camera lists, relay address)."""
@@ -399,7 +480,8 @@ class Broker:
         elif session.login:
             cameras = await self.store.list_cameras(owner=session.login)
             reply |= {
-                "alias": session.login,
+                # R registers its media sockets as `V_<this alias>` (docs/relay.md).
+                "alias": session.account_alias or session.login,
                 "self-list": "\n".join(map(self._self_list_line, cameras)),
                 "device-info-list": "\n".join(map(self._device_info_line, cameras)),
             }
@@ -425,28 +507,65 @@ class Broker:
         )
         return f"{camera.id}:{camera.mac}," + "+".join(fields)
 
-    def _should_redirect(self, request: LoginRequest, info: ConnectionInfoLike) -> bool:
-        """Redirect a client's first login to this same broker (K's client insists on it)."""
+    @property
+    def _return_paths(self) -> ReturnPaths:
+        return ReturnPaths(
+            hostname=self.settings.broker_hostname,
+            port=self.broker_port(),
+            address=self.settings.effective_broker_address,
+            own_address=self.settings.broker_has_own_address,
+        )
+
+    def _hop(self, request: LoginRequest, frame: Frame, info: ConnectionInfoLike) -> Hop:
+        """Redirect a client's first login to this same broker (K's client insists on it), and
+        accept its second (see fakecloud/broker/redirects.py and docs/broker.md)."""
         if request.role == "camera":
             enabled = self.settings.redirect_camera_logins
         else:
             enabled = self.settings.redirect_app_logins
         if not enabled:
-            return False
+            return Hop.RETURN
+        # One client program's logins (its header version and client_type too): two different
+        # apps of one account behind one address do not answer each other's redirects.
+        key = self._fingerprints.key(
+            info.peer[0], request.role, request.login.casefold(), request.secret,
+            request.mac, request.alias, str(frame.version), request.reported.get("client_type"),
+        )  # fmt: skip
+        memory = self._redirect_memory
+        paths = self._return_paths
+        if paths.is_return(info):
+            memory.forget_one(key)
+            return Hop.RETURN
+        if not paths.own_address:
+            # No stateless return path for clients that ignore the port and keep their SNI:
+            # a remembered redirect makes this login probably, never surely, a return.
+            if memory.claim(key):
+                memory.remember(key)  # in case it was a new client that follows the name
+                return Hop.UNSURE
+        elif memory.claim(key):
+            self._hint_about_returns(info)
+        memory.remember(key)
+        return Hop.FIRST
+
+    def _hint_about_returns(self, info: ConnectionInfoLike) -> None:
+        """A redirected client came back to the announce address although broker_address has
+        its own: it is redirected again (staying stateless), and the likely cause is logged."""
         now = asyncio.get_running_loop().time()
-        while self._redirected and next(iter(self._redirected.values())) < now:
-            self._redirected.popitem(last=False)
-        key = (info.peer[0], request.login.lower(), request.role)
-        if self._redirected.pop(key, None) is not None:
-            return False
-        self._redirected[key] = now + REDIRECT_WINDOW
-        if len(self._redirected) > MAX_REDIRECTS:
-            self._redirected.popitem(last=False)
-        return True
+        if now - self._return_hint_logged < RETURN_HINT_INTERVAL:
+            return
+        self._return_hint_logged = now
+        log.warning(
+            "%s logged in again on %s right after a redirect; if it loops, the DNS it uses does "
+            "not answer %s with broker_address %s",
+            info.peer[0],
+            info.local_address or "?",
+            self._return_paths.hostname,
+            self._return_paths.address,
+        )
 
     async def _redirect(self, state: _ConnectionState, frame: Frame) -> None:
-        host = self.settings.effective_announce_address
-        body = encode_properties({"redirectHost": host, "1": f"{host}:{state.info.local_port}"})
+        host, port = self._return_paths.target(state.info)
+        body = encode_properties({"redirectHost": host, "1": f"{host}:{port}"})
         self.counters["redirects"] += 1
         await self._reply_and_close(state, replace_frame(frame, Action.LOGIN, body))
 
@@ -455,6 +574,8 @@ class Broker:
     ) -> None:
         self.counters["logins_failed"] += 1
         log.warning("login refused for %r from %s: %s", request.login, state.info.peer[0], why)
+        # Recorded like any login the owner may need to look into, the secret left out.
+        self._record_login(state.info, frame, request, refused=why)
         await self.store.log_session(None, request.login, request.role, _peer(state.info), why)
         # Security consideration: one answer for every refusal, so it tells nothing about why.
         await self._refuse(state, frame, "login-failed", "login refused")
@@ -487,6 +608,7 @@ class Broker:
         camera = session.camera
         if camera is not None and self._camera_sessions.get(camera.id) is session:
             del self._camera_sessions[camera.id]
+            self._index_aliases(camera, add=False)
             for pending in self._pending.values():
                 if pending.camera_id == camera.id and pending.future and not pending.future.done():
                     pending.future.set_exception(CameraOfflineError(f"camera {camera.id} left"))
@@ -545,11 +667,8 @@ class Broker:
         self, session: Session, frame: Frame, options: Properties, correlation: str | None
     ) -> None:
         destination = options.get("CX_DSTID")
-        target = self._camera_sessions.get(parse_destination(destination) or -1)
-        # Security consideration: an app reaches only its own account's cameras, and "not yours"
-        # reads the same as "not online".
-        owner = target.camera.owner if target is not None and target.camera is not None else None
-        if target is None or not owner or owner.lower() != (session.login or "").lower():
+        target = self._own_camera_session(session, destination)
+        if target is None:
             self._send_error(
                 session, "offline", f"camera {destination or '?'} is not online", correlation
             )
@@ -565,7 +684,7 @@ class Broker:
                 return
         options_block = frame.options
         if not correlation:
-            correlation = f"FC-{secrets.token_hex(8)}"
+            correlation = new_correlation_id()
             options_block = encode_properties([*options, ("CorrelationID", correlation)])
         self._remember(correlation, _PendingReply(target.camera.id, 0.0, asker=session))
         forwarded = target.frame(
@@ -575,6 +694,25 @@ class Broker:
             self.counters["commands_routed"] += 1
         else:
             self._send_error(session, "offline", f"camera {destination} is not online", correlation)
+
+    def _own_camera_session(self, asker: Session, destination: str | None) -> Session | None:
+        """The online camera a CX_DSTID names, if it belongs to the asker's account.
+
+        Security consideration: an app reaches only its own account's cameras, and "not yours"
+        reads the same as "not online" (the caller answers both alike)."""
+        wanted = parse_destination(destination)
+        candidates: list[int] = sorted(self._aliases.get(wanted.text, ()))
+        if wanted.camera_id is not None:
+            candidates.insert(0, wanted.camera_id)
+        for camera_id in candidates:
+            target = self._camera_sessions.get(camera_id)
+            camera = target.camera if target is not None else None
+            if camera is None or not _owned_by(camera, asker):
+                continue
+            by_id = camera_id == wanted.camera_id and wanted.mac in (None, camera.mac)
+            if by_id or wanted.text in (camera.alias, camera.reported_alias):
+                return target
+        return None
 
     def _remember(self, correlation: str, pending: _PendingReply) -> None:
         now = asyncio.get_running_loop().time()
@@ -612,6 +750,30 @@ class Broker:
                 **fields,
             )
 
+    def _record_login(
+        self,
+        info: ConnectionInfoLike,
+        frame: Frame,
+        request: LoginRequest,
+        *,
+        refused: str | None = None,
+    ) -> None:
+        """One `login` record. Security consideration: a login carrying a secret is kept only
+        decoded, its secret removed (`request.reported` never holds it); raw bytes are kept
+        only for a login without one."""
+        extra: dict[str, Any] = {} if refused is None else {"refused": refused}
+        if request.known_form:
+            extra["credential"] = "token" if request.is_token else "password"
+        self._record(
+            "login",
+            info,
+            data=None if request.secret else frame.options + frame.body,
+            decoded=request.reported,
+            role=request.role,
+            known_form=request.known_form,
+            **extra,
+        )
+
     def _record_frame(self, info: ConnectionInfoLike, frame: Frame, *, note: str) -> None:
         self._record(
             "frame",
@@ -641,6 +803,17 @@ def replace_frame(frame: Frame, action: int, body: bytes) -> Frame:
         crypto=frame.crypto,
         server_id=frame.server_id,
     )
+
+
+def _refusal_reason(request: LoginRequest) -> str:
+    """Why credentials were refused, for the owner's logs only (the client is told nothing)."""
+    if not request.is_token:
+        return "wrong login or password"
+    return "token not valid for this login" if request.login else "unknown token"
+
+
+def _owned_by(camera: Any, asker: Session) -> bool:
+    return bool(camera.owner) and camera.owner.casefold() == (asker.login or "").casefold()
 
 
 def _peer(info: ConnectionInfoLike) -> str:

@@ -17,7 +17,7 @@ MAX_WRITE_BUFFER = 1 << 20
 
 
 class ConnectionInfoLike(Protocol):
-    """The front door's ConnectionInfo(id, peer, local_port, tls, sni)."""
+    """The front door's ConnectionInfo(id, peer, local_port, tls, sni, local_address)."""
 
     @property
     def id(self) -> str: ...
@@ -29,6 +29,8 @@ class ConnectionInfoLike(Protocol):
     def tls(self) -> bool: ...
     @property
     def sni(self) -> str | None: ...
+    @property
+    def local_address(self) -> str: ...
 
 
 @dataclass(eq=False)
@@ -41,6 +43,9 @@ class Session:
     role: Role
     login: str | None
     camera: Any | None = None  # store Camera, when the session is bound to one
+    # The account's alias (an app's own, or an owned camera's owner's): R registers its media
+    # socket as `V_<the alias its login reply gave it>`.
+    account_alias: str | None = None
     # Header values the client used last; our frames to it mirror them (R and K differ).
     header: Frame = field(default_factory=lambda: Frame(action=0))
     closed: asyncio.Event = field(default_factory=asyncio.Event)

@@ -1,6 +1,6 @@
 """The capture log: one JSON object a line, appended, rotated by size.
 
-Real cameras speak forms of the protocol nobody has documented ([U] in PROTOCOL.md). Whatever
+Real cameras speak forms of the protocol nobody has documented ([U] in docs/protocol.md). Whatever
 fakecloud cannot handle is recorded here, so an owner can share it (redacted) and fakecloud can
 learn it.
 """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import Literal
@@ -24,6 +24,8 @@ class HostEntry:
     ports: tuple[str, ...]
     confidence: Confidence
     redirect: bool
+    # A group of names redirected only when the owner opts in (see Settings.tend_names).
+    opt_in: str | None = None
 
     @property
     def is_wildcard(self) -> bool:
@@ -74,12 +76,23 @@ class Catalogue:
         return any(not e.is_wildcard and e.name == qname for e in self.entries)
 
     def with_extra_names(self, names: list[str]) -> Catalogue:
-        extra = tuple(
-            HostEntry(normalise(n), "user", "added in configuration", ("any",), "user", True)
-            for n in names
-            if normalise(n)
+        """The catalogue with these names redirected too; a name it lists but leaves alone
+        keeps its description and is redirected, because the owner asked for it."""
+        extra = list(dict.fromkeys(filter(None, map(normalise, names))))
+        listed = {entry.name for entry in self.entries}
+        entries = tuple(
+            replace(entry, redirect=True) if entry.name in extra else entry
+            for entry in self.entries
         )
-        return Catalogue(self.entries + extra, self.vendor_domains)
+        added = tuple(
+            HostEntry(name, "user", "added in configuration", ("any",), "user", True)
+            for name in extra
+            if name not in listed
+        )
+        return Catalogue(entries + added, self.vendor_domains)
+
+    def opt_in_names(self, group: str) -> list[str]:
+        return [entry.name for entry in self.entries if entry.opt_in == group]
 
 
 @cache
@@ -93,6 +106,7 @@ def builtin_catalogue() -> Catalogue:
             ports=tuple(item["ports"]),
             confidence=item["confidence"],
             redirect=bool(item["redirect"]),
+            opt_in=item.get("opt_in"),
         )
         for item in raw["hosts"]
     )

@@ -99,6 +99,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
         rows = [
             {
                 "login": account.login,
+                "alias": account.alias,
                 "created": account.created.isoformat(timespec="seconds"),
                 "cameras": len(store.list_cameras(owner=account.login)),
                 "tokens": len(store.list_tokens(account.login)),
@@ -112,7 +113,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     else:
         for row in rows:
             print(
-                f"{row['login']:<24} created {row['created']}  "
+                f"{row['login']:<24} alias {row['alias']}  created {row['created']}  "
                 f"{row['cameras']} camera(s)  {row['tokens']} token(s)"
             )
     return 0

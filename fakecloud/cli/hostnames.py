@@ -43,7 +43,7 @@ def markdown_table(catalogue: Catalogue) -> str:
         "|---|---|---|---|---|---|",
     ]
     for entry in catalogue.entries:
-        redirected = "yes" if entry.redirect else "no"
+        redirected = "yes" if entry.redirect else "opt-in" if entry.opt_in else "no"
         ports = ", ".join(entry.ports)
         rows.append(
             f"| `{entry.name}` | {entry.callers} | {entry.purpose} | {ports} "

@@ -52,7 +52,13 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     app = kinds.add_parser("app", help="log in as an app, list cameras, optionally send a command")
     _server_arguments(app)
-    app.add_argument("--account", required=True, help="LOGIN:PASSWORD")
+    who = app.add_mutually_exclusive_group(required=True)
+    who.add_argument(
+        "--token",
+        help="access token from 'fakecloud account token' (bare or myQ.accessToken:…): logs in "
+        "as the public Tend clients do, with no user name",
+    )
+    who.add_argument("--account", help="LOGIN:PASSWORD")
     app.add_argument("--command", help="command string, e.g. 'modify-device|ID|QTY=3+FPS=20|'")
     app.add_argument("--camera", help="camera id (or id:mac) the command goes to")
     app.set_defaults(handler=_run_app)
@@ -131,7 +137,11 @@ def _run_app(args: argparse.Namespace, settings: Settings) -> int:
     login, password = _account(args.account)
     if (args.command is None) != (args.camera is None):
         raise UserError("--command and --camera go together")
-    app = SimulatedApp(host, port, login=login or "", password=password or "", tls=args.tls)
+    if args.token is not None and not args.token.strip():
+        raise UserError("--token is empty")
+    app = SimulatedApp(
+        host, port, login=login or "", password=password or "", token=args.token, tls=args.tls
+    )
     try:
         return asyncio.run(_app_session(app, args.command, args.camera))
     except LoginRefused as refused:

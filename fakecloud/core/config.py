@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -17,10 +18,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from fakecloud.catalogue import load_catalogue, normalise
 from fakecloud.core.errors import UserError
 from fakecloud.core.netinfo import detect_lan_address
 
 CONFIG_ENV = "FAKECLOUD_CONFIG"
+# Bind addresses that already take connections to every address of the host.
+WILDCARD_ADDRESSES = frozenset({"", "0.0.0.0", "::"})
 
 DEFAULT_ALLOWED_NETWORKS = (
     "127.0.0.0/8",
@@ -41,6 +45,7 @@ def _split_commas(value: Any) -> Any:
 
 
 CommaList = Annotated[list[str], NoDecode]
+_HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 PortList = Annotated[list[int], NoDecode]
 
 
@@ -66,6 +71,11 @@ class Settings(BaseSettings):
     extra_hostnames: CommaList = Field(
         default_factory=list, description="more names to redirect ('*.example.com' for a wildcard)"
     )
+    # Security consideration: Tend still serves myQ devices; answering its names by default
+    # would cut a household's myQ cameras off from their real cloud.
+    tend_names: bool = Field(
+        False, description="also answer Tend's hostnames, for public Tend/myQ clients"
+    )
     trusted_networks: CommaList = Field(
         default_factory=lambda: ["127.0.0.0/8", "::1/128"],
         description="HTTP clients here may view cameras without logging in",
@@ -78,6 +88,16 @@ class Settings(BaseSettings):
     login_policy: Literal["learning", "strict"] = "learning"
     redirect_app_logins: bool = True
     redirect_camera_logins: bool = False
+    broker_hostname: str = Field(
+        "broker.seedonk.com",
+        description="the name a login redirect sends clients to (DNS answers it, TLS carries it)",
+    )
+    broker_port: int = Field(
+        5105, ge=0, le=65535, description="second-hop CXNet port named in redirects; 0: none"
+    )
+    broker_address: str | None = Field(
+        None, description="what DNS answers for broker_hostname; default: the announce address"
+    )
     keepalive_timeout: float = Field(90.0, gt=0)
     viewer_linger: float = Field(30.0, ge=0)
     video_timeout: float = Field(
@@ -91,7 +111,7 @@ class Settings(BaseSettings):
     idle_timeout: float = Field(300.0, gt=0, description="seconds a silent connection stays open")
     capture_max_bytes: int = Field(16 << 20, ge=4096, description="size at which a capture rotates")
 
-    @field_validator("announce_address", mode="before")
+    @field_validator("announce_address", "broker_address", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         # compose passes an unset variable through as an empty string
@@ -107,6 +127,37 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return _split_commas(value)
+
+    @field_validator("broker_address")
+    @classmethod
+    def _is_an_address(cls, value: str | None) -> str | None:
+        return None if value is None else str(ipaddress.ip_address(value))
+
+    @field_validator("broker_hostname")
+    @classmethod
+    def _is_a_hostname(cls, value: str) -> str:
+        name = normalise(value)
+        labels = name.split(".")
+        if not all(_HOST_LABEL.fullmatch(label) for label in labels):
+            raise ValueError(f"{value!r} is not a DNS name such as broker.seedonk.com")
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return name
+        # Security consideration (and interop): some clients resolve a redirect target through
+        # DNS only, so the name must be a name.
+        raise ValueError("broker_hostname must be a name, not an address")
+
+    @model_validator(mode="after")
+    def _names_to_redirect(self) -> Settings:
+        # The DNS shim answers, and the certificates carry, the catalogue's redirected names
+        # plus extra_hostnames: opted-in names and the redirect target join the latter.
+        if self.tend_names:
+            opted_in = load_catalogue().opt_in_names("tend")
+            self.extra_hostnames = list(dict.fromkeys([*self.extra_hostnames, *opted_in]))
+        if not load_catalogue(self.extra_hostnames).should_redirect(self.broker_hostname):
+            self.extra_hostnames = [*self.extra_hostnames, self.broker_hostname]
+        return self
 
     @field_validator("cloud_ports", mode="before")
     @classmethod
@@ -148,6 +199,32 @@ class Settings(BaseSettings):
         return self.announce_address or detect_lan_address()
 
     @property
+    def effective_broker_address(self) -> str:
+        return self.broker_address or self.effective_announce_address
+
+    @property
+    def broker_has_own_address(self) -> bool:
+        """True when redirected clients come back to an address of their own (stateless)."""
+        return (
+            _same_address(self.effective_broker_address, self.effective_announce_address) is False
+        )
+
+    @property
+    def extra_listening_hosts(self) -> list[str]:
+        """The broker's own address, when the front door must bind it besides a specific bind
+        address (a wildcard bind address covers it already)."""
+        if not self.broker_has_own_address or self.bind_address in WILDCARD_ADDRESSES:
+            return []
+        return [self.effective_broker_address]
+
+    @property
+    def listening_ports(self) -> list[int]:
+        """The front door's ports: the cloud ports and, when there are any (a redirect comes
+        from one), the second-hop broker port."""
+        extra = [self.broker_port] if self.broker_port and self.cloud_ports else []
+        return list(dict.fromkeys([*self.cloud_ports, *extra]))
+
+    @property
     def certs_dir(self) -> Path:
         return self.data_dir / "certs"
 
@@ -164,6 +241,14 @@ class Settings(BaseSettings):
 
     def trusted_http_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return _parse_networks(self.trusted_networks)
+
+
+def _same_address(first: str, second: str) -> bool | None:
+    """Whether two texts name one IP address (None when either is not an address)."""
+    try:
+        return ipaddress.ip_address(first) == ipaddress.ip_address(second)
+    except ValueError:
+        return None
 
 
 def _parse_networks(networks: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

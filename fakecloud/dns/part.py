@@ -132,6 +132,9 @@ class DnsPart:
         )
         self._configured_upstreams = upstreams
         self._answers = LocalAnswers(settings.effective_announce_address, settings.dns_ttl)
+        # The login redirect's target may live at an address of its own (docs/broker.md).
+        self._broker_name = settings.broker_hostname
+        self._broker_answers = LocalAnswers(settings.effective_broker_address, settings.dns_ttl)
         self._forwarder = Forwarder([], settings.dns_upstream_timeout)
         self._cache = ResponseCache(cache_entries)
         self._max_pending_forwards = max_pending_forwards
@@ -388,7 +391,8 @@ class DnsPart:
             self._note_vendor_query(peer, facts.name, question, facts)
         if facts.redirect:
             self.counters.redirected += 1
-            return self._answers.redirected(data, message, question), None
+            answers = self._broker_answers if facts.name == self._broker_name else self._answers
+            return answers.redirected(data, message, question), None
         cached = self._cache.get(cache_key(question))
         if cached is not None:
             self.counters.cache_hits += 1

@@ -42,6 +42,9 @@ class ConnectionInfo:
     local_port: int
     tls: bool
     sni: str | None
+    # The address the client reached (a host may have several): the broker tells a redirected
+    # client's return by it (docs/broker.md, "Redirects").
+    local_address: str = ""
 
 
 StreamHandler = Callable[
@@ -244,6 +247,7 @@ class Connection(asyncio.Protocol):
             local_port=int(local[1]),
             tls=False,
             sni=None,
+            local_address=str(local[0]),
         )
         counters = self.listener.counters
         if len(self.listener.active) >= self.listener.max_connections:

@@ -47,7 +47,7 @@ def describe_bind_error(error: OSError, host: str) -> str:
 @dataclass
 class _Listener:
     port: int
-    server: asyncio.Server
+    servers: list[asyncio.Server]
     state: ListenerState
 
 
@@ -70,6 +70,7 @@ class FrontDoorPart:
         idle_timeout: float = 300.0,
         max_sniff_bytes: int = 64 * 1024,
         max_connections: int = 4096,
+        extra_hosts: Sequence[str] = (),
     ):
         if first_bytes_timeout <= 0 or idle_timeout <= 0:
             raise ValueError("timeouts must be positive")
@@ -78,6 +79,9 @@ class FrontDoorPart:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
         self.host = host
+        # Addresses served on the same ports as `host` (the broker's own address, when the bind
+        # address does not already cover it).
+        self.extra_hosts = [extra for extra in dict.fromkeys(extra_hosts) if extra != host]
         self.ports = list(dict.fromkeys(ports))
         self.max_connections = max_connections
         self.bound_ports: dict[int, int] = {}
@@ -101,25 +105,32 @@ class FrontDoorPart:
         self._failed.clear()
         for port in self.ports:
             state = ListenerState(max_connections=self.max_connections)
+            servers: list[asyncio.Server] = []
+            bound = port
             try:
-                server = await loop.create_server(
-                    functools.partial(Connection, self._destinations, state),
-                    self.host,
-                    port,
-                    backlog=ACCEPT_BACKLOG,
-                )
+                # Every address shares the first one's port (which matters when `port` is 0).
+                for host in (self.host, *self.extra_hosts):
+                    server = await loop.create_server(
+                        functools.partial(Connection, self._destinations, state),
+                        host,
+                        bound,
+                        backlog=ACCEPT_BACKLOG,
+                    )
+                    servers.append(server)
+                    bound = server.sockets[0].getsockname()[1]
             except OSError as error:
-                reason = describe_bind_error(error, self.host)
+                for server in servers:
+                    server.close()
+                reason = describe_bind_error(error, host)
                 self._failed[port] = reason
                 log.error("cannot listen on port %d: %s", port, reason)
                 continue
-            bound = server.sockets[0].getsockname()[1]
-            self._listeners[port] = _Listener(port=bound, server=server, state=state)
+            self._listeners[port] = _Listener(port=bound, servers=servers, state=state)
             self.bound_ports[port] = bound
         if self._listeners:
             log.info(
                 "cloud front door listening on %s port %s",
-                self.host,
+                ", ".join((self.host, *self.extra_hosts)),
                 ", ".join(str(port) for port in self.bound_ports.values()),
             )
         elif self.ports:
@@ -137,7 +148,8 @@ class FrontDoorPart:
         self._listeners.clear()
         self.bound_ports.clear()
         for listener in listeners:
-            listener.server.close()
+            for server in listener.servers:
+                server.close()
         for listener in listeners:
             for connection in list(listener.state.active):
                 connection.shut_down()
@@ -147,11 +159,13 @@ class FrontDoorPart:
         if tasks:
             await asyncio.wait(tasks, timeout=_STOP_GRACE_SECONDS)
         for listener in listeners:
-            await listener.server.wait_closed()
+            for server in listener.servers:
+                await server.wait_closed()
 
     def status(self) -> dict[str, Any]:
         return {
             "host": self.host,
+            "extra_hosts": self.extra_hosts,
             "listening": [
                 {
                     "port": configured,

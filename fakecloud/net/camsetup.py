@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-# The constant the firmware hashes into every key (PROTOCOL.md section 2, [C]).
+# The constant the firmware hashes into every key (docs/protocol.md section 2, [C]).
 _FIRMWARE_SECRET = "s4P+cs&qiv-u-15hkdy5t0("
 # Characters the firmware's reply parser cannot carry: it splits on ':' and does not unescape.
 _UNSAFE_IN_NAME = frozenset(':"\\')

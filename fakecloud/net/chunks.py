@@ -1,4 +1,4 @@
-"""Media datagram chunks: an 8-byte header and a fragment of one RTP packet (PROTOCOL.md §4.2).
+"""Media datagram chunks: an 8-byte header and a fragment of one RTP packet (docs/protocol.md §4.2).
 
 Header as the two public Tend clients read it (both must keep working)::
 

@@ -1,4 +1,4 @@
-"""CXNet frames, the Seedonk/Tend control protocol (PROTOCOL.md section 3).
+"""CXNet frames, the Seedonk/Tend control protocol (docs/protocol.md section 3).
 
 Layout, all little-endian, 27-byte fixed header::
 

@@ -1,6 +1,6 @@
 """SDNK rendezvous packets: the UDP control messages of the Seedonk/Tend media relay.
 
-Layouts follow PROTOCOL.md section 4 and the two public Tend clients it cites, "R"
+Layouts follow docs/protocol.md section 4 and the two public Tend clients it cites, "R"
 (rfiorentino1/homebridge-myq src/tend-stream.ts) and "K" (KyleBoyer/homebridge-myq-camera
 src/p2p.ts). Every packet is a 20-byte header followed by a payload:
 

@@ -1,4 +1,4 @@
-"""`w0`/`w1`/`wa` media sub-frames carried in RTP payloads (PROTOCOL.md §4.3).
+"""`w0`/`w1`/`wa` media sub-frames carried in RTP payloads (docs/protocol.md §4.3).
 
 Layout (Tend, confirmed by both public clients)::
 

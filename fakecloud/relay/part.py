@@ -1,10 +1,15 @@
-"""The UDP media relay: SDNK rendezvous, forwarding and fan-out (PROTOCOL.md section 4).
+"""The UDP media relay: SDNK rendezvous, forwarding and fan-out (docs/protocol.md section 4).
 
 The broker allocates a session when a viewer asks for video; both ends then REGISTER here with
 the session's ids. In "relay" peer mode (the default) the relay names itself as each end's peer,
 answers PUNCH/CONNECT like a peer would and forwards media: camera → every viewer and tap,
 viewer → camera (RTCP reports, talkback). In "direct" mode PEERS names the real counterpart so
 the two ends can punch each other; whatever still arrives here is forwarded all the same.
+
+Liveness is per party, not per socket: a viewer session lives while any of its sockets sends
+(docs/protocol.md section 9: after the punch a viewer's media socket is quiet and only its control
+socket sends RTCP), and ends at once on an RTCP BYE; the camera's sockets live while any of them
+sends.
 """
 
 from __future__ import annotations
@@ -16,14 +21,16 @@ import itertools
 import logging
 import time
 from collections import Counter
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fakecloud.core.config import Settings
 from fakecloud.core.errors import UserError
 from fakecloud.core.recording import Recorder
+from fakecloud.net.rtp import is_bye
 from fakecloud.net.sdnk import (
+    ID_SIZE,
     Address,
     Connect,
     Connected,
@@ -44,6 +51,9 @@ log = logging.getLogger(__name__)
 MediaKind = Literal["video", "audio"]
 PeerMode = Literal["relay", "direct"]
 Role = Literal["camera", "viewer"]
+# Why the relay ended a session by itself (the allocation's `on_end` hears it).
+EndReason = Literal["bye", "idle"]
+SessionEnded = Callable[["Allocation", EndReason], None]
 
 _KIND_LETTER: dict[MediaKind, str] = {"video": "V", "audio": "A"}
 # R's viewer starts its CONNECT counter at 7 and stops after 12; the camera is said to wait for
@@ -56,6 +66,26 @@ MAX_PUNCH_REPLIES = 16
 LATE_PUNCH_SEQUENCE = 2
 RECORDED_BYTES = 256
 KERNEL_PORT_ATTEMPTS = 8
+# The channel a client's RTCP socket registers (K: the RTCP socket; R: the second channel).
+CONTROL_CHANNEL = 1
+CHANNELS = (0, CONTROL_CHANNEL)
+# The relay plays the viewer's REQ_PUNCH towards the camera with R's two sequence numbers.
+INVITE_SEQUENCES = (0, 1)
+
+
+def media_id(kind: MediaKind, name: str) -> str:
+    """`V_<name>` (`A_` for audio) cut to the 32 bytes of an SDNK id, as both public clients cut
+    it; ValueError for a name that cannot be an id (not ASCII, or with a NUL)."""
+    value = f"{_KIND_LETTER[kind]}_{name}"
+    if not value.isascii() or "\x00" in value:
+        raise ValueError(f"{value!r} cannot be an SDNK id (ASCII without NUL)")
+    # Security consideration: two names sharing their first 30 bytes share an id; ids only
+    # pick sessions among one camera's viewers, which all belong to the camera's owner.
+    return value[:ID_SIZE]
+
+
+def _distinct(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
 
 
 class RelayError(RuntimeError):
@@ -70,10 +100,14 @@ class Allocation:
     camera_id: int
     kind: MediaKind
     viewer: str
-    camera_media_id: str  # what the camera's REGISTER names (K: twice; R reading: first)
-    viewer_media_id: str  # what an R-style viewer puts first in its REGISTER
+    camera_media_id: str  # `V_<camera id>`: what the camera's REGISTER names (K: twice)
+    viewer_media_id: str  # `V_<viewer>`: what an R-style viewer puts first in its REGISTER
     host: str
     port: int
+    # Every id the camera's stream answers to (`V_<id>`, `V_<alias>`: K sends the first, R the
+    # second) and every id this viewer may register as (R: the alias its login reply gave it).
+    camera_media_ids: tuple[str, ...]
+    viewer_media_ids: tuple[str, ...]
 
     @property
     def offer_url(self) -> str:
@@ -110,20 +144,26 @@ class _Endpoint:
 class _Session:
     allocation: Allocation
     stream: _Stream
-    last_activity: float
+    last_activity: float  # allocation, or the latest datagram from any of the viewer's sockets
+    on_end: SessionEnded | None = None
     endpoints: set[_Endpoint] = field(default_factory=set)
     taps: set[Tap] = field(default_factory=set)
 
 
 @dataclass(eq=False)
 class _Stream:
-    camera_media_id: str
+    camera_media_ids: tuple[str, ...]
     camera_host: str | None
-    last_activity: float
-    sessions: dict[str, _Session] = field(default_factory=dict)
+    last_activity: float  # the latest datagram from any of the camera's sockets
+    # How the camera names itself: "mirrored" (own id, viewer id) or "repeated" (own id twice).
+    camera_form: Literal["mirrored", "repeated"] | None = None
+    sessions: dict[str, _Session] = field(default_factory=dict)  # by every viewer media id
     cameras: dict[int, _Endpoint] = field(default_factory=dict)
     viewers: dict[int, set[_Endpoint]] = field(default_factory=dict)
     taps: set[Tap] = field(default_factory=set)
+
+    def distinct_sessions(self) -> list[_Session]:
+        return list({id(session): session for session in self.sessions.values()}.values())
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):
@@ -178,7 +218,8 @@ class RelayPart:
         self._record_budget = TokenBucket(records_per_second, 2 * records_per_second)
         self._numbers = itertools.count(1)
         self._sessions: dict[tuple[str, str], _Session] = {}
-        self._streams: dict[str, _Stream] = {}
+        self._streams: dict[str, _Stream] = {}  # by the camera's primary media id
+        self._stream_by_id: dict[str, _Stream] = {}  # by every id the camera answers to
         self._endpoints: dict[Hashable, _Endpoint] = {}
         self._tcp_sinks: set[TcpSink] = set()
         self._udp: asyncio.DatagramTransport | None = None
@@ -271,87 +312,124 @@ class RelayPart:
     # --- allocation API (used by the broker) ------------------------------------------------
 
     def allocate(
-        self, camera_id: int, kind: MediaKind, viewer: str, *, camera_host: str | None = None
+        self,
+        camera_id: int,
+        kind: MediaKind,
+        viewer: str,
+        *,
+        camera_host: str | None = None,
+        camera_aliases: Iterable[str] = (),
+        viewer_aliases: Iterable[str] = (),
+        on_end: SessionEnded | None = None,
     ) -> Allocation:
         """A session for `viewer` on the camera's `kind` stream (the same one if asked again).
 
         camera_host: the camera's address as the broker sees it. It tells the camera apart from
         K-style viewers (whose REGISTER names the camera id twice) and, once given, only that
         host may register as the camera.
+        camera_aliases / viewer_aliases: more names the camera and this viewer register as (R
+        names the camera by its alias and itself by its account alias).
+        on_end: told when the relay ends the session by itself (RTCP BYE, idle), not on release.
         """
         if self._udp is None:
             raise RelayError("the relay is not running")
-        letter = _KIND_LETTER[kind]
-        camera_media_id = f"{letter}_{camera_id}"
-        viewer_media_id = f"{letter}_{viewer}"
-        for media_id in (camera_media_id, viewer_media_id):
-            if not media_id.isascii() or len(media_id) > 32 or "\x00" in media_id:
-                raise ValueError(f"{media_id!r} cannot be an SDNK id (32 ASCII bytes at most)")
+        camera_ids = _distinct(media_id(kind, name) for name in (str(camera_id), *camera_aliases))
+        viewer_ids = _distinct(media_id(kind, name) for name in (viewer, *viewer_aliases))
         now = time.monotonic()
-        existing = self._sessions.get((camera_media_id, viewer_media_id))
+        existing = self._sessions.get((camera_ids[0], viewer_ids[0]))
         if existing is not None:
             existing.last_activity = now
+            existing.on_end = on_end or existing.on_end
             return existing.allocation
         if len(self._sessions) >= self._max_sessions:
             raise RelayError(f"relay is full ({self._max_sessions} sessions)")
-        stream = self._streams.get(camera_media_id)
+        stream = self._streams.get(camera_ids[0])
         if stream is None:
-            stream = _Stream(camera_media_id, camera_host, now)
-            self._streams[camera_media_id] = stream
+            stream = _Stream(camera_ids, camera_host, now)
+            self._streams[camera_ids[0]] = stream
         elif camera_host is not None:
             stream.camera_host = camera_host
+        for camera_media_id in camera_ids:
+            # An alias another camera's stream already answers to stays that stream's.
+            self._stream_by_id.setdefault(camera_media_id, stream)
         allocation = Allocation(
             number=next(self._numbers),
             camera_id=camera_id,
             kind=kind,
             viewer=viewer,
-            camera_media_id=camera_media_id,
-            viewer_media_id=viewer_media_id,
+            camera_media_id=camera_ids[0],
+            viewer_media_id=viewer_ids[0],
             host=self._announce,
             port=self.port,
+            camera_media_ids=camera_ids,
+            viewer_media_ids=viewer_ids,
         )
-        session = _Session(allocation, stream, now)
-        stream.sessions[viewer_media_id] = session
-        self._sessions[(camera_media_id, viewer_media_id)] = session
+        session = _Session(allocation, stream, now, on_end)
+        for viewer_media_id in viewer_ids:
+            stream.sessions.setdefault(viewer_media_id, session)
+        self._sessions[(camera_ids[0], viewer_ids[0])] = session
         return allocation
 
     def release(self, allocation: Allocation) -> None:
         """End a session (stop commands); unknown or already ended sessions are ignored."""
-        session = self._sessions.get((allocation.camera_media_id, allocation.viewer_media_id))
-        if session is not None and session.allocation == allocation:
+        session = self._session_of(allocation)
+        if session is not None:
             self._end_session(session)
 
     def open_tap(
         self, allocation: Allocation, max_queue: int = 256, overflow: Overflow = "drop_oldest"
     ) -> Tap:
         """fakecloud as a viewer of the session's camera: its channel-0 (RTP) media datagrams."""
-        session = self._sessions.get((allocation.camera_media_id, allocation.viewer_media_id))
-        if session is None or session.allocation != allocation:
+        session = self._session_of(allocation)
+        if session is None:
             raise RelayError("that session has ended")
         tap = Tap(max_queue, overflow, lambda closed: self._forget_tap(session, closed))
         session.taps.add(tap)
         session.stream.taps.add(tap)
+        for channel in CHANNELS:
+            self._invite_camera(session.stream, channel)
         return tap
 
     # --- sessions -----------------------------------------------------------------------------
+
+    def _session_of(self, allocation: Allocation) -> _Session | None:
+        session = self._sessions.get((allocation.camera_media_id, allocation.viewer_media_id))
+        return session if session is not None and session.allocation == allocation else None
 
     def _forget_tap(self, session: _Session, tap: Tap) -> None:
         session.taps.discard(tap)
         session.stream.taps.discard(tap)
 
-    def _end_session(self, session: _Session) -> None:
+    def _end_session(self, session: _Session, reason: EndReason | None = None) -> None:
+        """End a session; `reason` when the relay decided it (the owner's `on_end` hears)."""
         allocation = session.allocation
-        self._sessions.pop((allocation.camera_media_id, allocation.viewer_media_id), None)
+        if (
+            self._sessions.pop((allocation.camera_media_id, allocation.viewer_media_id), None)
+            is None
+        ):
+            return
         stream = session.stream
-        stream.sessions.pop(allocation.viewer_media_id, None)
+        for viewer_media_id in allocation.viewer_media_ids:
+            if stream.sessions.get(viewer_media_id) is session:
+                del stream.sessions[viewer_media_id]
         for tap in list(session.taps):
             tap.close()
         for endpoint in list(session.endpoints):
-            self._remove_endpoint(endpoint)
+            self._drop_endpoint(endpoint)
         if not stream.sessions:
             for camera in list(stream.cameras.values()):
-                self._remove_endpoint(camera)
-            self._streams.pop(stream.camera_media_id, None)
+                self._drop_endpoint(camera)
+            self._streams.pop(stream.camera_media_ids[0], None)
+            for camera_media_id in stream.camera_media_ids:
+                if self._stream_by_id.get(camera_media_id) is stream:
+                    del self._stream_by_id[camera_media_id]
+        if reason is not None:
+            self._record(f"session_{reason}", viewer=allocation.viewer)
+            if session.on_end is not None:
+                try:
+                    session.on_end(allocation, reason)
+                except Exception:
+                    log.exception("the end of relay session %s was not taken", allocation.number)
 
     def _remove_endpoint(self, endpoint: _Endpoint) -> None:
         if self._endpoints.get(endpoint.key) is endpoint:
@@ -365,19 +443,32 @@ class RelayPart:
             if endpoint.session is not None:
                 endpoint.session.endpoints.discard(endpoint)
 
+    def _drop_endpoint(self, endpoint: _Endpoint) -> None:
+        """Remove an endpoint for good: its TCP connection, if any, closes with it."""
+        self._remove_endpoint(endpoint)
+        if isinstance(endpoint.sink, TcpSink):
+            endpoint.sink.close()
+
     async def _sweep(self) -> None:
         interval = max(0.05, min(1.0, self._inactivity_timeout / 4))
         while True:
             await asyncio.sleep(interval)
-            deadline = time.monotonic() - self._inactivity_timeout
-            for endpoint in [e for e in self._endpoints.values() if e.last_seen < deadline]:
-                self._remove_endpoint(endpoint)
-                if isinstance(endpoint.sink, TcpSink):
-                    endpoint.sink.close()
-            for session in list(self._sessions.values()):
-                if max(session.last_activity, session.stream.last_activity) < deadline:
-                    self._record("session_timeout", viewer=session.allocation.viewer)
-                    self._end_session(session)
+            self._end_silent(time.monotonic() - self._inactivity_timeout)
+
+    def _end_silent(self, deadline: float) -> None:
+        """End what has been silent since `deadline`: a camera whose sockets all went quiet, and
+        a viewer session none of whose sockets sent anything (fakecloud's own taps have no
+        sockets: theirs lives while the camera sends)."""
+        for stream in list(self._streams.values()):
+            if stream.last_activity < deadline:
+                for camera in list(stream.cameras.values()):
+                    self._drop_endpoint(camera)
+        for session in list(self._sessions.values()):
+            alive = session.last_activity
+            if session.taps:
+                alive = max(alive, session.stream.last_activity)
+            if alive < deadline:
+                self._end_session(session, "idle")
 
     # --- datagrams ----------------------------------------------------------------------------
 
@@ -409,23 +500,32 @@ class RelayPart:
         elif endpoint is None:
             self._drop("unregistered", data, public)
         else:
-            endpoint.last_seen = time.monotonic()
+            self._heard(endpoint, time.monotonic())
             self._answer(endpoint, packet, data)
 
+    def _heard(self, endpoint: _Endpoint, now: float) -> None:
+        """Any datagram keeps its sender's whole party alive (camera, or viewer session)."""
+        endpoint.last_seen = now
+        if endpoint.session is None:
+            endpoint.stream.last_activity = now
+        else:
+            endpoint.session.last_activity = now
+
     def _forward(self, source: _Endpoint, data: bytes) -> None:
-        now = time.monotonic()
-        source.last_seen = now
+        self._heard(source, time.monotonic())
         stream = source.stream
         if source.role == "camera":
-            stream.last_activity = now
             receivers: list[Sink] = [
                 viewer.sink for viewer in stream.viewers.get(source.channel, ())
             ]
             if source.channel == 0:
                 receivers.extend(stream.taps)
         else:
-            if source.session is not None:
-                source.session.last_activity = now
+            if source.channel == CONTROL_CHANNEL and is_bye(data) and source.session is not None:
+                # The viewer leaves (docs/protocol.md section 9). The camera does not hear the BYE:
+                # whoever decides who watches tells it to stop once nobody does.
+                self._end_session(source.session, "bye")
+                return
             camera = stream.cameras.get(source.channel)
             if camera is None:
                 self._drops["no_camera"] += 1
@@ -443,21 +543,40 @@ class RelayPart:
     def _resolve(self, register: Register, public: Address) -> tuple[Role, _Session] | None:
         """Which session and role a REGISTER's ids name (see docs/relay.md, "Who is who")."""
         first, second = register.ids
-        # R reading: own id first, peer second.
-        session = self._sessions.get((second, first))
+        # R reading: own id first, the camera's (by id or alias) second.
+        stream = self._stream_by_id.get(second)
+        session = stream.sessions.get(first) if stream is not None else None
         if session is not None:
             return "viewer", session
-        session = self._sessions.get((first, second))
-        if session is not None:
-            return "camera", session
-        stream = self._streams.get(first) if first == second else None
+        stream = self._stream_by_id.get(first)
         if stream is None or not stream.sessions:
             return None
-        # K reading: the camera id twice; only the camera's known host makes it the camera.
-        newest = max(stream.sessions.values(), key=lambda s: s.allocation.number)
-        if stream.camera_host is not None and public.host == stream.camera_host:
+        newest = self._newest(stream.distinct_sessions())
+        if self._stream_by_id.get(second) is not stream:
+            # R's order mirrored: the camera names the viewer it was asked by (fakecloud, which
+            # asks on behalf of every watcher), not necessarily one of the sessions.
             return "camera", newest
-        return "viewer", newest
+        # K reading: the camera's id twice. From the camera's host it is the camera, unless
+        # the camera is known to name its viewer (then it is a K viewer sharing the address).
+        if stream.camera_form != "mirrored" and public.host == stream.camera_host:
+            return "camera", newest
+        return "viewer", self._k_session(stream, register.channel)
+
+    @staticmethod
+    def _newest(sessions: list[_Session]) -> _Session:
+        return max(sessions, key=lambda session: session.allocation.number)
+
+    def _k_session(self, stream: _Stream, channel: int) -> _Session:
+        """A K viewer names no viewer: the newest app session (no taps), preferring one whose
+        socket for this channel has not registered yet."""
+        sessions = stream.distinct_sessions()
+        apps = [session for session in sessions if not session.taps] or sessions
+        unclaimed = [
+            session
+            for session in apps
+            if not any(endpoint.channel == channel for endpoint in session.endpoints)
+        ]
+        return self._newest(unclaimed or apps)
 
     def _register(self, register: Register, key: Hashable, public: Address, sink: Sink) -> None:
         resolved = self._resolve(register, public)
@@ -469,12 +588,14 @@ class RelayPart:
         if role == "camera" and stream.camera_host not in (None, public.host):
             self._drop("camera_host_mismatch", register.encode(), public)
             return
+        if role == "camera":
+            self._learn_camera_form(stream, register)
         endpoint = self._endpoints.get(key)
         if endpoint is not None and (
             endpoint.role != role
             or endpoint.channel != register.channel
             or endpoint.stream is not stream
-            or endpoint.session is not (session if role == "viewer" else None)
+            or (role == "viewer" and endpoint.session is not session)
         ):
             self._remove_endpoint(endpoint)
             endpoint = None
@@ -484,8 +605,27 @@ class RelayPart:
             if endpoint is None:
                 return
         endpoint.lan, endpoint.ids, endpoint.kind = register.lan, register.ids, register.kind
-        endpoint.last_seen = now
+        self._heard(endpoint, now)
         self._send_peers(endpoint)
+        self._invite_camera(stream, register.channel)
+
+    def _learn_camera_form(self, stream: _Stream, register: Register) -> None:
+        mirrored = register.ids[0] != register.ids[1]
+        if mirrored and stream.camera_form != "mirrored":
+            # The camera names its viewer, so earlier "camera id twice" REGISTERs taken for the
+            # camera (K viewers behind the camera's address, e.g. all on loopback) were viewers.
+            for channel, camera in list(stream.cameras.items()):
+                if camera.ids[0] == camera.ids[1]:
+                    self._reclassify_as_viewer(camera, channel)
+        stream.camera_form = "mirrored" if mirrored else "repeated"
+
+    def _reclassify_as_viewer(self, endpoint: _Endpoint, channel: int) -> None:
+        stream = endpoint.stream
+        del stream.cameras[channel]
+        endpoint.role = "viewer"
+        endpoint.session = self._k_session(stream, channel)
+        endpoint.session.endpoints.add(endpoint)
+        stream.viewers.setdefault(channel, set()).add(endpoint)
 
     def _new_endpoint(
         self,
@@ -523,7 +663,7 @@ class RelayPart:
             previous = stream.cameras.get(register.channel)
             if previous is not None:
                 # The camera re-registered from a new port (restart): the newest one wins.
-                self._remove_endpoint(previous)
+                self._drop_endpoint(previous)
             stream.cameras[register.channel] = endpoint
         else:
             viewers.add(endpoint)
@@ -544,6 +684,17 @@ class RelayPart:
                 self._send_peers(counterpart)
         return endpoint
 
+    def _invite_camera(self, stream: _Stream, channel: int) -> None:
+        """Punch the camera on a channel once someone watches there, as the viewer's REQ_PUNCH
+        would: a camera waits for both channels before it sends video [I, R's notes]."""
+        camera = stream.cameras.get(channel)
+        if self._peer_mode != "relay" or camera is None:
+            return
+        if stream.taps or stream.viewers.get(channel):
+            self._reply(
+                camera, *(Punch(seq, camera.reply_ids).encode() for seq in INVITE_SEQUENCES)
+            )
+
     def _counterparts(self, endpoint: _Endpoint) -> list[_Endpoint]:
         stream = endpoint.stream
         if endpoint.role == "viewer":
@@ -552,17 +703,21 @@ class RelayPart:
         return list(stream.viewers.get(endpoint.channel, ()))
 
     def _send_peers(self, endpoint: _Endpoint) -> None:
-        if self._peer_mode == "relay":
-            peer = Address(self._announce, self.port)
-        else:
-            counterparts = self._counterparts(endpoint)
-            if not counterparts:
-                return  # PEERS waits until the other end has registered
-            newest = max(counterparts, key=lambda e: e.last_seen)
-            # Direct mode hands each end one counterpart: the public address when it differs
-            # from the LAN one (different networks), else the LAN one.
-            peer = newest.public if newest.public.host != newest.lan.host else newest.lan
         ack = RelayAck(endpoint.channel, endpoint.kind, endpoint.reply_ids)
+        if self._peer_mode == "relay":
+            # The relay in every slot: K punches the first slot whose host is the camera's LAN
+            # address (LIP), so the receiver's own address there would make K punch itself
+            # whenever it shares the camera's host (on loopback, always).
+            relay = Address(self._announce, self.port)
+            self._reply(endpoint, ack.encode(), Peers((relay, relay, relay, relay)).encode())
+            return
+        counterparts = self._counterparts(endpoint)
+        if not counterparts:
+            return  # PEERS waits until the other end has registered
+        newest = max(counterparts, key=lambda e: e.last_seen)
+        # Direct mode hands each end one counterpart: the public address when it differs from
+        # the LAN one (different networks), else the LAN one.
+        peer = newest.public if newest.public.host != newest.lan.host else newest.lan
         peers = Peers.between(endpoint.lan, endpoint.public, peer)
         self._reply(endpoint, ack.encode(), peers.encode())
 
@@ -620,13 +775,21 @@ class RelayPart:
         public = Address(*sink.address)
         try:
             while True:
-                # Security consideration: idle connections are closed, frames are size capped.
+                try:
+                    async with asyncio.timeout(self._inactivity_timeout):
+                        header = await reader.readexactly(TCP_LENGTH.size)
+                except TimeoutError:
+                    # Security consideration: an idle connection is closed unless it is a
+                    # registered endpoint, whose party's silence the sweep judges (a viewer
+                    # that only receives is alive while its session is).
+                    if sink in self._endpoints:
+                        continue
+                    return
+                (length,) = TCP_LENGTH.unpack(header)
+                if length == 0 or length > self._max_datagram:
+                    self._drop("oversize", header, public, length=length)
+                    return
                 async with asyncio.timeout(self._inactivity_timeout):
-                    header = await reader.readexactly(TCP_LENGTH.size)
-                    (length,) = TCP_LENGTH.unpack(header)
-                    if length == 0 or length > self._max_datagram:
-                        self._drop("oversize", header, public, length=length)
-                        return
                     datagram = await reader.readexactly(length)
                 self._on_datagram(datagram, sink, public, sink)
         except (asyncio.IncompleteReadError, OSError, TimeoutError):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
+import socket
 from collections import deque
 from dataclasses import dataclass
 
@@ -13,10 +15,19 @@ from fakecloud.net.properties import Properties, encode_properties, parse_proper
 from fakecloud.sim import CxnetLink
 from fakecloud.sim.camera import LoginRefused
 
+log = logging.getLogger(__name__)
+
 MAX_REDIRECTS = 3
 RECENT_FRAMES = 64
 # The login's body, as the Tend SDK writes it: the same block twice.
 LOGIN_BODY_BLOCK = encode_properties({"CX_UNAME": "", "mode": "0"})
+TOKEN_MARKER = ".accessToken:"
+DEFAULT_PARTNER = "myQ"
+
+
+def token_password(token: str) -> str:
+    """CX_PASSWD for an access token: kept when already `<partner>.accessToken:<token>`."""
+    return token if TOKEN_MARKER in token else f"{DEFAULT_PARTNER}{TOKEN_MARKER}{token}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,15 +55,28 @@ def read_device_info_list(text: str) -> list[CameraEntry]:
 
 
 class SimulatedApp:
-    """One app session; `login()` first, then `cameras` and `command()`."""
+    """One app session; `login()` first, then `cameras` and `command()`.
+
+    With a `token` it logs in as every public Tend client does (docs/protocol.md section 9):
+    `CX_UNAME` empty and `CX_PASSWD=myQ.accessToken:<token>`, the account found by the token.
+    Otherwise with `login` and `password`."""
 
     def __init__(
-        self, host: str, port: int, *, login: str, password: str, tls: bool = False
+        self,
+        host: str,
+        port: int,
+        *,
+        login: str = "",
+        password: str = "",
+        token: str | None = None,
+        tls: bool = False,
     ) -> None:
+        if token is None and not login:
+            raise ValueError("give a token, or a login and password")
         self.host = host
         self.port = port
-        self.login_name = login
-        self.password = password
+        self.login_name = "" if token is not None else login
+        self.password = token_password(token) if token is not None else password
         self.tls = tls
         self.welcome = Properties()
         self.redirects = 0
@@ -68,7 +92,20 @@ class SimulatedApp:
     async def login(self, timeout: float = 10.0) -> Properties:  # noqa: ASYNC109 - per step
         host, port = self.host, self.port
         for _ in range(MAX_REDIRECTS + 1):
-            link = await CxnetLink.open(host, port, tls=self.tls, connect_timeout=timeout)
+            try:
+                link = await CxnetLink.open(host, port, tls=self.tls, connect_timeout=timeout)
+            except socket.gaierror:
+                if host == self.host:
+                    raise
+                # The redirect names fakecloud's broker host, which only its DNS shim knows.
+                log.info(
+                    "%s does not resolve here (is this machine's DNS fakecloud's shim?); "
+                    "dialling %s instead",
+                    host,
+                    self.host,
+                )
+                host = self.host
+                link = await CxnetLink.open(host, port, tls=self.tls, connect_timeout=timeout)
             await link.send(self._login_frame())
             async with asyncio.timeout(timeout):
                 reply = await link.receive()

@@ -1,7 +1,7 @@
 """A simulated NetCam: logs in the way we believe a NetCam does, keeps alive, answers commands
 and streams a test pattern while someone asked it for video.
 
-The camera's real login is unknown (PROTOCOL.md section 3, [U]); this is the hypothesis the
+The camera's real login is unknown (docs/protocol.md section 3, [U]); this is the hypothesis the
 broker is built around, written down in CAMERA_LOGIN_KEYS and docs/broker.md. Its video side is
 in fakecloud/sim/video.py and docs/viewer.md.
 """
@@ -104,6 +104,7 @@ class SimulatedCamera:
         self.last_login_seconds: float | None = None
         self.welcome = Properties()  # the latest login reply
         self.received_commands: deque[Command] = deque(maxlen=RECENT_COMMANDS)
+        self.received_correlations: deque[str] = deque(maxlen=RECENT_COMMANDS)  # in step
         self.video_requests = 0
         # Set while video is going out to the relay, and while it is not.
         self.video_running = asyncio.Event()
@@ -251,6 +252,7 @@ class SimulatedCamera:
         except (PropertiesError, CommandError):
             return
         self.received_commands.append(command)
+        self.received_correlations.append(correlation)
         if command.name == "modify-device" and len(command.args) > 1:
             self.settings.update(parse_plus_fields(command.args[1]))
         # Simulator vocabulary: `ack|<command>|<device id>|`, with the asker's CorrelationID.

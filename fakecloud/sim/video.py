@@ -1,10 +1,14 @@
 """The simulated camera's video: a test-pattern loop sent to the relay the way we believe a
-NetCam sends it (PROTOCOL.md section 4; the camera's side of the rendezvous is [U]).
+NetCam sends it (docs/protocol.md section 4; the camera's side of the rendezvous is [U]).
 
 The camera REGISTERs two UDP sockets at the relay (channel 0 media, channel 1 control) with the
 ids `V_<its device id>` and `V_<the viewer named in require-video-send>`, as the relay tests'
-camera does, waits for PEERS, acknowledges, then sends packetized frames to the relay in real
-time. It does not punch: fakecloud's relay forwards whatever a registered endpoint sends.
+camera does, waits for PEERS and acknowledges. Like a real camera it then waits until a viewer
+is there on BOTH channels (R's notes: the camera waits for REQ_CONN_INFO + REQ_PUNCH on both),
+which the relay signals by punching each channel once someone watches there; only then does it
+send packetized frames to the relay in real time, starting with a keyframe, so the first
+keyframe is never lost. It does not punch back: the relay forwards whatever a registered
+endpoint sends.
 
 Encoding is done once per profile (a `LOOP_SECONDS` loop of frames shared by every simulated
 camera in the process), so many cameras cost only packetizing and AES.
@@ -17,18 +21,32 @@ import dataclasses
 import itertools
 import random
 import threading
+from collections.abc import Callable
 from typing import Any, cast
 
 from fakecloud.media.frames import Codec, MediaFrame
 from fakecloud.media.packetizer import Packetizer
 from fakecloud.media.testpattern import TestPattern
-from fakecloud.net.sdnk import Address, Peers, Register, RelayAck, SdnkError, decode, is_sdnk
+from fakecloud.net.sdnk import (
+    Address,
+    Peers,
+    Punch,
+    Register,
+    RelayAck,
+    SdnkError,
+    decode,
+    is_sdnk,
+)
 
 # The counter shown in the picture runs 0 … LOOP_SECONDS × fps − 1, then starts again.
 LOOP_SECONDS = 10
 REGISTER_ATTEMPTS = 10
 REGISTER_RETRY = 0.5  # seconds between REGISTERs the relay has not answered
-CHANNELS = (0, 1)  # media, control (both must be registered: PROTOCOL.md section 4)
+# While no viewer is there, the camera registers again this often (the relay then punches it as
+# soon as a viewer is there, even if it forgot the camera meanwhile), for this long at most.
+WAITING_REGISTER_INTERVAL = 1.0
+VIEWER_WAIT = 120.0
+CHANNELS = (0, 1)  # media, control (both must be registered: docs/protocol.md section 4)
 MEDIA_CHANNEL = 0
 VIDEO_KIND = "V"
 
@@ -85,12 +103,13 @@ class VideoError(Exception):
 
 
 class _Channel(asyncio.DatagramProtocol):
-    """One of the camera's two UDP sockets; notes the relay's PEERS answer, ignores the rest
-    (RTCP reports and talkback from viewers)."""
+    """One of the camera's two UDP sockets; notes the relay's PEERS answer and the punch that
+    says a viewer is there, ignores the rest (RTCP reports and talkback from viewers)."""
 
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
         self.peered = asyncio.Event()
+        self.invited = asyncio.Event()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -104,6 +123,8 @@ class _Channel(asyncio.DatagramProtocol):
             return
         if isinstance(packet, Peers):
             self.peered.set()
+        elif isinstance(packet, Punch):
+            self.invited.set()
 
     def send(self, datagram: bytes) -> None:
         if self.transport is not None:
@@ -114,6 +135,14 @@ class _Channel(asyncio.DatagramProtocol):
         assert self.transport is not None
         host, port = self.transport.get_extra_info("sockname")[:2]
         return Address(host, port)
+
+
+def _peered(channel: _Channel) -> asyncio.Event:
+    return channel.peered
+
+
+def _invited(channel: _Channel) -> asyncio.Event:
+    return channel.invited
 
 
 class VideoSender:
@@ -133,42 +162,59 @@ class VideoSender:
         self._packetizer = Packetizer(
             p2p_key, ssrc=random.getrandbits(32), first_sequence=random.getrandbits(16)
         )
-        self._channels: list[_Channel] = []
+        self.channels: list[_Channel] = []
 
-    async def run(self, started: asyncio.Event) -> None:
-        """Register, set `started`, then stream; VideoError when the relay never answers."""
+    async def run(self, started: asyncio.Event, viewer_wait: float = VIEWER_WAIT) -> None:
+        """Register, wait for a viewer on both channels, set `started`, then stream; VideoError
+        when the relay never answers or no viewer came within `viewer_wait` seconds."""
         frames = await asyncio.to_thread(pattern_loop, self.profile)
         loop = asyncio.get_running_loop()
         try:
             for _ in CHANNELS:
                 _, channel = await loop.create_datagram_endpoint(_Channel, remote_addr=self.relay)
-                self._channels.append(channel)
+                self.channels.append(channel)
             await self._register()
+            await self._await_viewer(viewer_wait)
             started.set()
             await self._stream(frames)
         finally:
-            for channel in self._channels:
+            for channel in self.channels:
                 if channel.transport is not None:
                     channel.transport.close()
 
+    def _register_unless(self, done: Callable[[_Channel], asyncio.Event]) -> None:
+        """REGISTER each channel whose `done` event (PEERS, or a viewer's punch) is not set."""
+        for number, channel in zip(CHANNELS, self.channels, strict=True):
+            if not done(channel).is_set():
+                channel.send(Register(number, VIDEO_KIND, channel.lan, self.ids).encode())
+
+    async def _all_set(self, done: Callable[[_Channel], asyncio.Event], within: float) -> bool:
+        try:
+            async with asyncio.timeout(within):
+                for channel in self.channels:
+                    await done(channel).wait()
+        except TimeoutError:
+            return False
+        return True
+
     async def _register(self) -> None:
         for _ in range(REGISTER_ATTEMPTS):
-            for number, channel in zip(CHANNELS, self._channels, strict=True):
-                if not channel.peered.is_set():
-                    channel.send(Register(number, VIDEO_KIND, channel.lan, self.ids).encode())
-            try:
-                async with asyncio.timeout(REGISTER_RETRY):
-                    for channel in self._channels:
-                        await channel.peered.wait()
-            except TimeoutError:
-                continue
-            for number, channel in zip(CHANNELS, self._channels, strict=True):
-                channel.send(RelayAck(number, VIDEO_KIND, self.ids).encode())
-            return
+            self._register_unless(_peered)
+            if await self._all_set(_peered, REGISTER_RETRY):
+                for number, channel in zip(CHANNELS, self.channels, strict=True):
+                    channel.send(RelayAck(number, VIDEO_KIND, self.ids).encode())
+                return
         raise VideoError(f"the relay at {self.relay[0]}:{self.relay[1]} did not answer REGISTER")
 
+    async def _await_viewer(self, viewer_wait: float) -> None:
+        for _ in range(max(1, round(viewer_wait / WAITING_REGISTER_INTERVAL))):
+            if await self._all_set(_invited, WAITING_REGISTER_INTERVAL):
+                return
+            self._register_unless(_invited)
+        raise VideoError(f"no viewer was on both channels within {viewer_wait:g} s")
+
     async def _stream(self, frames: tuple[MediaFrame, ...]) -> None:
-        media = self._channels[MEDIA_CHANNEL]
+        media = self.channels[MEDIA_CHANNEL]
         fps = self.profile.fps
         loop = asyncio.get_running_loop()
         start = loop.time()

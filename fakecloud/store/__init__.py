@@ -7,7 +7,6 @@ from fakecloud.store.models import (
     Event,
     SessionEntry,
     TokenInfo,
-    default_alias,
     normalise_mac,
 )
 from fakecloud.store.passwords import PasswordHasher, VerificationCache
@@ -26,6 +25,5 @@ __all__ = [
     "Store",
     "TokenInfo",
     "VerificationCache",
-    "default_alias",
     "normalise_mac",
 ]

@@ -56,6 +56,9 @@ class AsyncStore:
     async def issue_token(self, login: str, partner: str = "myQ") -> str:
         return await self._run(self.store.issue_token, login, partner)
 
+    async def account_for_token(self, token: str) -> Account | None:
+        return await self._run(self.store.account_for_token, token)
+
     async def verify_token(self, login: str, token: str) -> Account | None:
         return await self._run(self.store.verify_token, login, token)
 
@@ -69,12 +72,16 @@ class AsyncStore:
         self,
         *,
         mac: str,
-        alias: str | None = None,
+        reported_alias: str | None = None,
         owner: str | None = None,
         name: str | None = None,
     ) -> Camera:
         return await self._run(
-            self.store.upsert_camera, mac=mac, alias=alias, owner=owner, name=name
+            self.store.upsert_camera,
+            mac=mac,
+            reported_alias=reported_alias,
+            owner=owner,
+            name=name,
         )
 
     async def get_camera(self, camera_id: int) -> Camera | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+import string
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +22,13 @@ MAX_SETTINGS_BYTES = 64 * 1024
 
 _MAC_SEPARATORS = re.compile(r"[:\-.\s]")
 _MAC_DIGITS = re.compile(r"[0-9A-Fa-f]{12}")
+# An account alias (Tend's owner alias, `oc9` in the Belkin record) is a letter then letters and
+# digits, at a fixed length: never all digits (CX_DSTID reads a leading number as a camera id)
+# and never the 9-letter "fakecloud" (the built-in viewer's media id).
+ACCOUNT_ALIAS_LENGTH = 6
+_ALIAS_FIRST = string.ascii_lowercase
+_ALIAS_REST = string.ascii_lowercase + string.digits
+ACCOUNT_ALIAS_FORM = re.compile(rf"[a-z][a-z0-9]{{{ACCOUNT_ALIAS_LENGTH - 1}}}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +36,7 @@ class Account:
     id: int
     login: str
     created: datetime
+    alias: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +52,14 @@ class TokenInfo:
 @dataclass(frozen=True, slots=True)
 class Camera:
     id: int
+    # The cloud's alias: `<owner's account alias>:<MAC>`, or the bare MAC while unowned.
     alias: str
     mac: str
     p2p_key: str
     owner: str | None
     name: str | None
+    # The alias the camera itself sent at login, if any; CX_DSTID may name it too.
+    reported_alias: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     online: bool = False
     first_seen: datetime | None = None
@@ -61,6 +74,7 @@ class Camera:
         record: dict[str, Any] = {
             "id": self.id,
             "alias": self.alias,
+            "reported_alias": self.reported_alias,
             "mac": self.mac,
             "name": self.name,
             "owner": self.owner,
@@ -136,9 +150,10 @@ def normalise_mac(text: str) -> str:
     return ":".join(digits[i : i + 2] for i in range(0, 12, 2)).upper()
 
 
-def default_alias(mac: str) -> str:
-    """Seedonk's alias form for a camera that reported none: 'oc9:' + the bare MAC."""
-    return "oc9:" + mac.replace(":", "")
+def new_account_alias() -> str:
+    """A fresh random account alias (the store retries on the rare collision)."""
+    rest = (secrets.choice(_ALIAS_REST) for _ in range(ACCOUNT_ALIAS_LENGTH - 1))
+    return secrets.choice(_ALIAS_FIRST) + "".join(rest)
 
 
 def check_login(login: str) -> str:

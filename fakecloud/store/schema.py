@@ -7,11 +7,42 @@ appended: a released step is never edited, so every existing database can be bro
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from fakecloud.core.errors import UserError
+from fakecloud.store.models import new_account_alias
 
-MIGRATIONS: tuple[str, ...] = (
+# A step is SQL, or a function for what SQL cannot do well (random values that must be unique).
+Migration = str | Callable[[sqlite3.Connection], None]
+
+
+def _give_accounts_aliases(connection: sqlite3.Connection) -> None:
+    """Step 3: every account gets its random alias; cameras get the alias form derived from it
+    (`<account alias>:<MAC>`, the bare MAC while unowned), and what the old `alias` column held
+    moves to `reported_alias` unless it was the made-up default ('oc9:' + the bare MAC)."""
+    for statement in (
+        "ALTER TABLE accounts ADD COLUMN alias TEXT",
+        "ALTER TABLE cameras ADD COLUMN reported_alias TEXT",
+        "UPDATE cameras SET reported_alias = NULLIF(alias, 'oc9:' || replace(mac, ':', ''))",
+    ):
+        connection.execute(statement)
+    taken: set[str] = set()
+    for (account_id,) in connection.execute("SELECT id FROM accounts").fetchall():
+        alias = new_account_alias()
+        while alias in taken:
+            alias = new_account_alias()
+        taken.add(alias)
+        connection.execute("UPDATE accounts SET alias = ? WHERE id = ?", (alias, account_id))
+    for statement in (
+        "CREATE UNIQUE INDEX accounts_alias ON accounts(alias)",
+        "CREATE INDEX cameras_reported_alias ON cameras(reported_alias)",
+        "UPDATE cameras SET alias = COALESCE("
+        "(SELECT a.alias FROM accounts a WHERE a.id = cameras.owner_id) || ':' || mac, mac)",
+    ):
+        connection.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
     # 1: accounts, tokens, cameras, session log, events
     """
     CREATE TABLE accounts (
@@ -69,6 +100,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX sessions_camera ON sessions(camera_id, id);
     CREATE INDEX cameras_last_ip ON cameras(last_ip);
     """,
+    # 3: per-account aliases and the camera aliases made from them
+    _give_accounts_aliases,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -78,7 +111,7 @@ def schema_version(connection: sqlite3.Connection) -> int:
     return int(connection.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(connection: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> int:
+def migrate(connection: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
     """Apply the missing steps, each in its own transaction together with its version number,
     so a crash mid-upgrade leaves the database at the last completed version. The connection
     must be in autocommit mode (isolation_level=None). Returns the version reached."""
@@ -93,8 +126,11 @@ def migrate(connection: sqlite3.Connection, migrations: Sequence[str] = MIGRATIO
     for version, step in enumerate(migrations[current:], start=current + 1):
         connection.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _statements(step):
-                connection.execute(statement)
+            if isinstance(step, str):
+                for statement in _statements(step):
+                    connection.execute(statement)
+            else:
+                step(connection)
             connection.execute(f"PRAGMA user_version = {version:d}")
         except BaseException:
             connection.execute("ROLLBACK")

@@ -7,6 +7,7 @@ the servers use `AsyncStore`, which runs these same methods on one worker thread
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import sqlite3
 import string
@@ -28,8 +29,8 @@ from fakecloud.store.models import (
     check_name,
     check_new_password,
     decode_json_object,
-    default_alias,
     encode_json_object,
+    new_account_alias,
     normalise_mac,
     report_as_json,
     utc_now,
@@ -43,9 +44,18 @@ _P2P_KEY_ALPHABET = string.ascii_letters + string.digits
 TOKEN_MARKER = ".accessToken:"
 _PARTNER_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_-")
 _CAMERA_COLUMNS = (
-    "c.id, c.alias, c.mac, c.p2p_key, a.login, c.name, c.settings, c.online, c.first_seen,"
-    " c.last_seen, c.last_ip, c.firmware, c.properties, c.created"
+    "c.id, c.alias, c.mac, c.p2p_key, a.login, c.name, c.reported_alias, c.settings, c.online,"
+    " c.first_seen, c.last_seen, c.last_ip, c.firmware, c.properties, c.created"
 )
+_ACCOUNT_COLUMNS = "id, login, created, alias"
+# A camera's cloud alias follows its owner: `<account alias>:<MAC>`, the bare MAC when unowned.
+_REFRESH_CAMERA_ALIAS = (
+    "UPDATE cameras SET alias = COALESCE("
+    "(SELECT a.alias FROM accounts a WHERE a.id = cameras.owner_id) || ':' || mac, mac)"
+    " WHERE id = ?"
+)
+# Aliases are random; a collision is rare, so a few fresh draws always find a free one.
+_ALIAS_ATTEMPTS = 16
 _CAMERA_SELECT = (
     f"SELECT {_CAMERA_COLUMNS} FROM cameras c LEFT JOIN accounts a ON a.id = c.owner_id"
 )
@@ -128,26 +138,31 @@ class Store:
         check_login(login)
         password_hash = self._hasher.hash(check_new_password(password))
         created = utc_now()
-        try:
-            with self._transaction() as db:
-                cursor = db.execute(
-                    "INSERT INTO accounts (login, login_key, password_hash, created)"
-                    " VALUES (?, ?, ?, ?)",
-                    (login, login.casefold(), password_hash, created.isoformat()),
-                )
-        except sqlite3.IntegrityError:
-            raise UserError(f"an account named {login!r} already exists") from None
-        assert cursor.lastrowid is not None
-        return Account(id=cursor.lastrowid, login=login, created=created)
+        for _ in range(_ALIAS_ATTEMPTS):
+            alias = new_account_alias()
+            try:
+                with self._transaction() as db:
+                    cursor = db.execute(
+                        "INSERT INTO accounts (login, login_key, password_hash, created, alias)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        (login, login.casefold(), password_hash, created.isoformat(), alias),
+                    )
+            except sqlite3.IntegrityError as error:
+                if "accounts.alias" in str(error):
+                    continue
+                raise UserError(f"an account named {login!r} already exists") from None
+            assert cursor.lastrowid is not None
+            return Account(id=cursor.lastrowid, login=login, created=created, alias=alias)
+        raise UserError("could not find a free account alias")
 
     def get_account(self, login: str) -> Account | None:
         rows = self._query(
-            "SELECT id, login, created FROM accounts WHERE login_key = ?", (login.casefold(),)
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE login_key = ?", (login.casefold(),)
         )
         return _account(rows[0]) if rows else None
 
     def list_accounts(self) -> list[Account]:
-        rows = self._query("SELECT id, login, created FROM accounts ORDER BY id")
+        rows = self._query(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY id")
         return [_account(row) for row in rows]
 
     def verify_password(self, login: str, password: str) -> Account | None:
@@ -158,14 +173,14 @@ class Store:
             if account is not None:
                 return account
         rows = self._query(
-            "SELECT id, login, created, password_hash FROM accounts WHERE login_key = ?",
+            f"SELECT {_ACCOUNT_COLUMNS}, password_hash FROM accounts WHERE login_key = ?",
             (login.casefold(),),
         )
-        stored = rows[0][3] if rows else self._dummy_hash
+        stored = rows[0][4] if rows else self._dummy_hash
         if not self._hasher.verify(password, stored) or not rows:
             return None
         self._cache.remember(login, password)
-        return _account(rows[0][:3])
+        return _account(rows[0][:4])
 
     def set_password(self, login: str, password: str) -> None:
         password_hash = self._hasher.hash(check_new_password(password))
@@ -182,6 +197,12 @@ class Store:
         """Delete the account and its tokens. Its cameras stay known but become unowned
         (their history is kept; the next account a camera logs in with claims it)."""
         with self._transaction() as db:
+            # Its cameras' aliases lose the owner prefix together with the owner.
+            db.execute(
+                "UPDATE cameras SET alias = mac WHERE owner_id ="
+                " (SELECT id FROM accounts WHERE login_key = ?)",
+                (login.casefold(),),
+            )
             removed = db.execute(
                 "DELETE FROM accounts WHERE login_key = ?", (login.casefold(),)
             ).rowcount
@@ -205,15 +226,28 @@ class Store:
             )
         return f"{partner}{TOKEN_MARKER}{token}"
 
+    def account_for_token(self, token: str) -> Account | None:
+        """The account owning this token, given bare or in its full CX_PASSWD form. Found by
+        the token's hash alone: a login without a user name (how the myQ app logs in)."""
+        _, marker, bare = token.partition(TOKEN_MARKER)
+        wanted = _token_hash(bare if marker else token)
+        rows = self._query(
+            "SELECT t.token_hash, a.id, a.login, a.created, a.alias"
+            " FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = ?",
+            (wanted,),
+        )
+        # Security consideration: the index finds the row; the final comparison is still made
+        # in constant time so nothing about stored hashes leaks through timing.
+        if not rows or not hmac.compare_digest(rows[0][0], wanted):
+            return None
+        return _account(rows[0][1:])
+
     def verify_token(self, login: str, token: str) -> Account | None:
         """The account when the token (bare, or in its full CX_PASSWD form) is one of its own."""
-        _, marker, bare = token.partition(TOKEN_MARKER)
-        rows = self._query(
-            "SELECT a.id, a.login, a.created FROM tokens t JOIN accounts a ON a.id = t.account_id"
-            " WHERE t.token_hash = ? AND a.login_key = ?",
-            (_token_hash(bare if marker else token), login.casefold()),
-        )
-        return _account(rows[0]) if rows else None
+        account = self.account_for_token(token)
+        if account is None or account.login.casefold() != login.casefold():
+            return None
+        return account
 
     def list_tokens(self, login: str) -> list[TokenInfo]:
         account = self._require_account(login)
@@ -243,33 +277,32 @@ class Store:
         self,
         *,
         mac: str,
-        alias: str | None = None,
+        reported_alias: str | None = None,
         owner: str | None = None,
         name: str | None = None,
     ) -> Camera:
         """The camera with this MAC (or else this alias), created when there is none. Given
-        values (alias, owner, name) are written over the stored ones; None leaves them."""
+        values (the alias the camera reported, owner, name) are written over the stored ones;
+        None leaves them. The cloud alias follows the owner."""
         mac = normalise_mac(mac)
         owner_id = self._require_account(owner).id if owner is not None else None
         if name is not None:
             check_name(name)
         with self._transaction() as db:
             # Looked up inside the write transaction, so two writers cannot both create it.
-            existing = self.find_camera(mac=mac, alias=alias)
-            if existing is None:
-                camera_id = self._insert_camera(db, mac, alias or default_alias(mac))
-            else:
-                camera_id = existing.id
+            existing = self.find_camera(mac=mac, alias=reported_alias)
+            camera_id = self._insert_camera(db, mac) if existing is None else existing.id
             db.execute(
-                "UPDATE cameras SET alias = COALESCE(?, alias), owner_id = COALESCE(?, owner_id),"
-                " name = COALESCE(?, name) WHERE id = ?",
-                (alias, owner_id, name, camera_id),
+                "UPDATE cameras SET reported_alias = COALESCE(?, reported_alias),"
+                " owner_id = COALESCE(?, owner_id), name = COALESCE(?, name) WHERE id = ?",
+                (reported_alias, owner_id, name, camera_id),
             )
+            db.execute(_REFRESH_CAMERA_ALIAS, (camera_id,))
         camera = self.get_camera(camera_id)
         assert camera is not None
         return camera
 
-    def _insert_camera(self, db: sqlite3.Connection, mac: str, alias: str) -> int:
+    def _insert_camera(self, db: sqlite3.Connection, mac: str) -> int:
         # Ids are random (not 1, 2, 3...) because they appear in URLs and CX_DSTID: guessing a
         # neighbour's id should not be that easy. Collisions below 2**40 are rare; retry a few.
         for _ in range(8):
@@ -278,7 +311,7 @@ class Store:
             try:
                 db.execute(
                     "INSERT INTO cameras (id, alias, mac, p2p_key, created) VALUES (?, ?, ?, ?, ?)",
-                    (camera_id, alias, mac, key, utc_now().isoformat()),
+                    (camera_id, mac, mac, key, utc_now().isoformat()),
                 )
             except sqlite3.IntegrityError:
                 continue
@@ -292,12 +325,13 @@ class Store:
     def find_camera(
         self, mac: str | None = None, alias: str | None = None, ip: str | None = None
     ) -> Camera | None:
-        """By MAC first, then alias, then the address it was last seen at (most recent)."""
+        """By MAC first, then alias (the cloud's, else the one the camera reported), then the
+        address it was last seen at (most recent)."""
         if mac is not None:
             rows = self._query(f"{_CAMERA_SELECT} WHERE c.mac = ?", (normalise_mac(mac),))
             if rows:
                 return _camera(rows[0])
-        for column, value in (("alias", alias), ("last_ip", ip)):
+        for column, value in (("alias", alias), ("reported_alias", alias), ("last_ip", ip)):
             if value is not None:
                 rows = self._query(
                     f"{_CAMERA_SELECT} WHERE c.{column} = ? ORDER BY c.last_seen DESC LIMIT 1",
@@ -461,7 +495,7 @@ def _optional_time(text: str | None) -> datetime | None:
 
 
 def _account(row: tuple[Any, ...]) -> Account:
-    return Account(id=row[0], login=row[1], created=_time(row[2]))
+    return Account(id=row[0], login=row[1], created=_time(row[2]), alias=row[3])
 
 
 def _camera(row: tuple[Any, ...]) -> Camera:
@@ -472,12 +506,13 @@ def _camera(row: tuple[Any, ...]) -> Camera:
         p2p_key=row[3],
         owner=row[4],
         name=row[5],
-        settings=decode_json_object(row[6]),
-        online=bool(row[7]),
-        first_seen=_optional_time(row[8]),
-        last_seen=_optional_time(row[9]),
-        last_ip=row[10],
-        firmware=row[11],
-        properties=decode_json_object(row[12]),
-        created=_optional_time(row[13]),
+        reported_alias=row[6],
+        settings=decode_json_object(row[7]),
+        online=bool(row[8]),
+        first_seen=_optional_time(row[9]),
+        last_seen=_optional_time(row[10]),
+        last_ip=row[11],
+        firmware=row[12],
+        properties=decode_json_object(row[13]),
+        created=_optional_time(row[14]),
     )

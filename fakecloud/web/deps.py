@@ -12,7 +12,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fakecloud.core.config import address_in
 from fakecloud.runtime import Runtime
 
-SESSION_COOKIE = "SeedonkSession"  # the Seedonk portal's cookie name (PROTOCOL.md section 2)
+SESSION_COOKIE = "SeedonkSession"  # the Seedonk portal's cookie name (docs/protocol.md section 2)
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -59,13 +59,26 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
     return (login, password) if separator else None
 
 
+def bearer_token(header: str | None) -> str | None:
+    """The token of `Authorization: Bearer <token>` (Tend's apps), bare or in its
+    `<partner>.accessToken:<token>` form; the store reads both."""
+    scheme, _, token = (header or "").strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 async def authenticate(request: Request, store: Any) -> str | None:
-    """The account a request speaks for (session cookie or HTTP Basic), or None."""
+    """The account a request speaks for (session cookie, Bearer token or HTTP Basic), or None."""
     sessions = request.app.state.runtime.services.get("web_sessions")
     cookie = request.cookies.get(SESSION_COOKIE)
     if sessions and cookie and (login := sessions.login_for(cookie)):
         return login
-    credentials = basic_credentials(request.headers.get("authorization"))
+    header = request.headers.get("authorization")
+    # Security consideration: a token is found by its hash alone (256 random bits, nothing to
+    # guess); a header cannot be set by a cross-site form, so no AntiCSRF check is needed here.
+    if (token := bearer_token(header)) and (account := await store.account_for_token(token)):
+        return account.login
+    credentials = basic_credentials(header)
     if credentials:
         login, secret = credentials
         account = await store.verify_password(login, secret) or await store.verify_token(

@@ -1,31 +1,43 @@
-"""The Seedonk/Tend REST API (`/cxs/api`) used by the app and web portal (PROTOCOL.md 2, 6)."""
+"""The Seedonk/Tend REST API (`/cxs/api`) as the app, the web portal and public clients read it
+(docs/protocol.md sections 2, 6 and 9; docs/rest.md)."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 
-from fakecloud.web.deps import SESSION_COOKIE, CameraDep, StoreDep, ViewerDep
+from fakecloud.web.deps import SESSION_COOKIE, CameraDep, RuntimeDep, StoreDep, Viewer, ViewerDep
+from fakecloud.web.dttm import DttmError, format_dttm, parse_dttm
+from fakecloud.web.login_form import LoginFormError, parse_login_form
 
 router = APIRouter(prefix="/cxs/api", tags=["seedonk"])
 
+EVENTS_PAGE = 20  # what a client gets without `limit`
+MAX_EVENTS_PAGE = 100
+# The store lists a camera's latest events but cannot select by time yet, so `endDttm` pages
+# back through at most this many events of each camera.
+EVENTS_SCANNED_PER_CAMERA = 1000
+# Where the picture of event N is kept: <data dir>/event-pictures/N.jpg (docs/rest.md).
+EVENT_PICTURES_DIR = "event-pictures"
+MAX_EVENT_PICTURE_BYTES = 8 << 20
 
-class LoginRequest(BaseModel):
-    username: str = Field(max_length=256)
-    password: str = Field(max_length=1024)
 
-
-def device_record(camera: Any) -> dict[str, Any]:
-    """A camera in the shape Belkin's server returned for `GET /cxs/api/devices/{id}`."""
+def device_record(camera: Any, owner: Any | None) -> dict[str, Any]:
+    """A camera in the shape of Belkin's `GET /cxs/api/devices/{id}` record (docs/protocol.md
+    section 6), with what Tend's clients read on top: `serialNumber` (homebridge-myq drops a
+    device without one) and `ownership.ownerAlias`, the account alias that prefixes `alias`."""
     settings = camera.settings or {}
     properties = camera.properties or {}
     return {
         "id": str(camera.id),
         "alias": camera.alias,
+        "serialNumber": camera.mac.replace(":", ""),
         "type": "cam",
-        "ownership": {"ownerId": camera.owner},
+        "ownership": {"ownerId": str(owner.id), "ownerAlias": owner.alias} if owner else {},
         "cap": {
             "cam": {
                 "resList": [
@@ -57,9 +69,31 @@ def device_record(camera: Any) -> dict[str, Any]:
     }
 
 
-@router.post("/auth/login")
+async def _owner_of(store: Any, camera: Any, known: dict[str, Any]) -> Any | None:
+    """The camera's owning account, looked up once per request for each owner."""
+    if camera.owner is None:
+        return None
+    if camera.owner not in known:
+        known[camera.owner] = await store.get_account(camera.owner)
+    return known[camera.owner]
+
+
+_LOGIN_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+                "required": ["username", "password"],
+            }
+        }
+    },
+}
+
+
+@router.post("/auth/login", openapi_extra={"requestBody": _LOGIN_BODY})
 async def login(
-    body: LoginRequest,
     request: Request,
     response: Response,
     store: StoreDep,
@@ -68,7 +102,11 @@ async def login(
     # Security consideration: the portal always sent this header; a cross-site form cannot.
     if anti_csrf is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "missing AntiCSRF header")
-    account = await store.verify_password(body.username, body.password)
+    try:
+        form = parse_login_form(await request.body())
+    except LoginFormError as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
+    account = await store.verify_password(form.username, form.password)
     if account is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong login or password")
     token = request.app.state.runtime.services["web_sessions"].create(account.login)
@@ -86,17 +124,96 @@ async def logout(request: Request, response: Response) -> dict[str, str]:
 
 
 @router.get("/devices")
-async def devices(viewer: ViewerDep, store: StoreDep) -> list[dict[str, Any]]:
-    cameras = await store.list_cameras(owner=viewer.login)
-    return [device_record(camera) for camera in cameras]
+async def devices(viewer: ViewerDep, store: StoreDep) -> dict[str, Any]:
+    """Tend's list shape, `{"items": [...], "count": n}`, each item the full device record."""
+    owners: dict[str, Any] = {}
+    items = [
+        device_record(camera, await _owner_of(store, camera, owners))
+        for camera in await store.list_cameras(owner=viewer.login)
+    ]
+    return {"items": items, "count": len(items)}
 
 
 @router.get("/devices/{camera_id}")
-async def device(camera: CameraDep) -> dict[str, Any]:
-    return device_record(camera)
+async def device(camera: CameraDep, store: StoreDep) -> dict[str, Any]:
+    return device_record(camera, await _owner_of(store, camera, {}))
 
 
 @router.post("/devices/{camera_id}/do/wakeup")
 async def wakeup(camera: CameraDep) -> dict[str, Any]:
     # NetCams have no sleep mode (PWR_SLEEP_MODE is a battery-camera feature): report the state.
     return {"id": str(camera.id), "online": camera.online}
+
+
+def event_item(event: Any) -> dict[str, Any]:
+    """An event in the shape Tend's `GET /cxs/api/events?v=2` items have: `id`, `srcId` (the
+    camera's id), `dttm`, `status`, `tags` (detection counts such as `peopleCount`). `type`
+    and `data` are fakecloud's own: what the camera reported."""
+    return {
+        "id": str(event.id),
+        "srcId": str(event.camera_id),
+        "dttm": format_dttm(event.time),
+        "status": "complete",
+        "tags": {},
+        "type": event.kind,
+        "data": event.data,
+    }
+
+
+async def _visible_events(store: Any, viewer: Viewer, before: datetime | None) -> list[Any]:
+    """The viewer's cameras' events, newest first; only those whose `dttm` is before `before`."""
+    found = []
+    for camera in await store.list_cameras(owner=viewer.login):
+        for event in await store.list_events(camera.id, limit=EVENTS_SCANNED_PER_CAMERA):
+            # Compared as the client sees the time (milliseconds), so paging repeats nothing.
+            if before is None or _milliseconds(event.time) < before:
+                found.append(event)
+    found.sort(key=lambda event: (event.time, event.id), reverse=True)
+    return found
+
+
+def _milliseconds(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+@router.get("/events")
+async def events(
+    viewer: ViewerDep,
+    store: StoreDep,
+    limit: Annotated[int, Query(ge=1)] = EVENTS_PAGE,
+    end_dttm: Annotated[str | None, Query(alias="endDttm", max_length=64)] = None,
+) -> dict[str, Any]:
+    """Newest first. `endDttm` (exclusive) pages back: pass the last item's `dttm`. A `limit`
+    above MAX_EVENTS_PAGE gets MAX_EVENTS_PAGE items. `v` (2 in every known client) and
+    `includeHidden` are accepted; there is one event shape."""
+    try:
+        before = parse_dttm(end_dttm) if end_dttm is not None else None
+    except DttmError as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"endDttm: {error}") from None
+    page = (await _visible_events(store, viewer, before))[: min(limit, MAX_EVENTS_PAGE)]
+    return {"items": [event_item(event) for event in page], "count": len(page)}
+
+
+@router.get("/events/{event_id}/media/thumbnail")
+async def event_thumbnail(
+    event_id: int, viewer: ViewerDep, store: StoreDep, runtime: RuntimeDep
+) -> Response:
+    """The event's picture, or 404 when the event is not the viewer's or has none (nothing
+    stores motion pictures yet: docs/rest.md)."""
+    known = any(event.id == event_id for event in await _visible_events(store, viewer, None))
+    picture = None
+    if known:
+        path = runtime.settings.data_dir / EVENT_PICTURES_DIR / f"{event_id}.jpg"
+        picture = await asyncio.to_thread(_read_picture, path)
+    if picture is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"event {event_id} has no thumbnail")
+    return Response(picture, media_type="image/jpeg")
+
+
+def _read_picture(path: Path) -> bytes | None:
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_EVENT_PICTURE_BYTES + 1)
+    except OSError:
+        return None
+    return data if 0 < len(data) <= MAX_EVENT_PICTURE_BYTES else None

@@ -46,7 +46,8 @@ class BrokerServer:
     async def listen(self) -> None:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             host, port = writer.get_extra_info("peername")[:2]
-            info = ConnectionInfo(f"t{next(_ids)}", (host, port), self.port, False, None)
+            local = writer.get_extra_info("sockname")[0]
+            info = ConnectionInfo(f"t{next(_ids)}", (host, port), self.port, False, None, local)
             await self.broker.handle_connection(reader, writer, info)
 
         self.server = await asyncio.start_server(handle, "127.0.0.1", self.port)
@@ -71,7 +72,15 @@ def make_store(settings: Settings) -> AsyncStore:
 
 @pytest.fixture
 def broker_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"keepalive_timeout": 30.0, "max_request_bytes": 64 * 1024})
+    # No second-hop port: redirected clients come back to this one listener (the fallback path),
+    # at a name the hosts file resolves, so no client here asks a DNS server off this machine.
+    update = {
+        "keepalive_timeout": 30.0,
+        "max_request_bytes": 64 * 1024,
+        "broker_port": 0,
+        "broker_hostname": "localhost",
+    }
+    return settings.model_copy(update=update)
 
 
 @pytest.fixture

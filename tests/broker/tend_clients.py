@@ -1,178 +1,131 @@
-"""Two tiny CXNet clients written from the two public Tend readings, independent of our codec.
+"""The two public Tend clients for the broker tests, behaving as PROTOCOL.md section 9 says and
+as their source does (R: rfiorentino1/homebridge-myq, K: KyleBoyer/homebridge-myq-camera),
+over the broker tests' plain loopback listener. The login packets, redirect rules and session
+use are tests/interop's (written from the public clients, not from our codec); that package
+adds TLS, DNS and media.
 
-R (rfiorentino1/homebridge-myq): login version 1 crypto 2, commands version 3 crypto 0, plain
-Properties, follows a `1=host:port` redirect or accepts the login directly.
-K (KyleBoyer/homebridge-myq-camera): version 3 and crypto ("result") 2 everywhere, a `#timestamp`
-comment first in every properties block, insists on a redirect before its real login.
+Both log in with the token alone: `CX_UNAME` empty, `CX_PASSWD=myQ.accessToken:<secret>`.
+R: version 1 crypto 2, follows `1=host:port` to that host and port, or takes the session at once.
+K: version 3 and result 2 everywhere, a `#timestamp` comment first in every properties block,
+insists on a redirect, resolves its target by name only (an IP literal fails) and dials the
+same port again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import struct
-from dataclasses import dataclass
 
-from fakecloud.net.properties import Properties, parse_properties
+from tests.interop.clients import (
+    CxLink,
+    Dialer,
+    LoginFailed,
+    Resolve,
+    Signalling,
+    TendLogin,
+    dns_only,
+    k_login,
+    lookup_resolver,
+    r_login,
+)
+from tests.interop.wire import ZERO_BLOCK, CxFrame, FrameReader, PropertyMap, pack
 
-ZERO_BLOCK = bytes(16)
+__all__ = ["KClient", "RClient", "TendClient", "pack", "read_reply"]
 
-
-@dataclass
-class Reply:
-    action: int
-    block: bytes
-    options: bytes
-    body: bytes
-
-    @property
-    def properties(self) -> Properties:
-        return parse_properties(self.body)
-
-
-def pack(
-    version: int, action: int, crypto: int, block: bytes, options: bytes, body: bytes
-) -> bytes:
-    total = 27 + len(block) + len(options)
-    header = struct.pack("<BBHHBIHHH2sQ", 0x41, version, total, len(block), 0, len(body), 121,
-                         action, crypto, b"**", 0)  # fmt: skip
-    return header + block + options + body
+RECEIVE_TIMEOUT = 5.0
 
 
-async def read_reply(reader: asyncio.StreamReader) -> Reply:
-    header = await reader.readexactly(27)
-    total, hlen = struct.unpack_from("<HH", header, 2)
-    (body_len,) = struct.unpack_from("<I", header, 7)
-    (action,) = struct.unpack_from("<H", header, 13)
-    rest = await reader.readexactly(total - 27 + body_len)
-    return Reply(action, rest[:hlen], rest[hlen : total - 27], rest[total - 27 :])
-
-
-def r_properties(values: dict[str, str]) -> bytes:
-    return "".join(f"{key}={value}\n" for key, value in values.items()).encode("latin-1")
-
-
-def k_properties(values: dict[str, str]) -> bytes:
-    lines = ["#Fri Mar 08 13:15:53 PST 2013", *(f"{k}={v}" for k, v in values.items())]
-    return ("\n".join(lines) + "\n").encode("latin-1")
+async def read_reply(reader: asyncio.StreamReader) -> CxFrame:
+    """One whole frame from a raw stream (for tests that write frames by hand)."""
+    decoder = FrameReader()
+    while True:
+        data = await reader.read(4096)
+        if not data:
+            raise ConnectionError("the server closed the connection")
+        frames = decoder.feed(data)
+        if frames:
+            return frames[0]
 
 
 class TendClient:
+    """`login` is the caller's note of whose token `secret` is: like the public clients, the
+    wire carries only the token (bare or already in `<partner>.accessToken:` form)."""
+
     style = "?"
 
     def __init__(self, host: str, port: int, login: str, secret: str) -> None:
         self.host, self.port, self.login, self.secret = host, port, login, secret
         self.block = ZERO_BLOCK
-        self.welcome = Properties()
+        self.welcome = PropertyMap()
         self.redirected = False
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._session: Signalling | None = None
+        self._link: CxLink | None = None
 
-    async def _connect(self, host: str, port: int) -> None:
+    async def _to_broker(self, host: str) -> list[str]:
+        """The broker tests have no DNS: every name is the broker under test."""
+        return [self.host]
+
+    def _resolve(self) -> Resolve:
+        raise NotImplementedError
+
+    async def _log_in(self, dialer: Dialer) -> TendLogin:
+        raise NotImplementedError
+
+    async def log_in(self) -> CxFrame:
+        """The reply that ended the login: the session's, or the refusal."""
         await self.close()
-        self._reader, self._writer = await asyncio.open_connection(host, port)
+        try:
+            login = await self._log_in(Dialer(self._resolve(), tls=None))
+        except LoginFailed as failed:
+            if failed.reply is None:
+                raise
+            self._link = failed.link
+            return failed.reply
+        self._session, self._link = Signalling(self.style, login), login.link
+        self.block, self.welcome = login.block, PropertyMap(login.welcome)
+        self.redirected = login.redirects > 0
+        return login.hops[-1][2]
 
-    async def _send(self, data: bytes) -> None:
-        assert self._writer is not None
-        self._writer.write(data)
-        await self._writer.drain()
+    @property
+    def _reader(self) -> asyncio.StreamReader | None:
+        return self._link.reader if self._link else None
 
-    async def receive(self) -> Reply:
-        assert self._reader is not None
-        async with asyncio.timeout(5):
-            return await read_reply(self._reader)
+    def _signalling(self) -> Signalling:
+        if self._session is None:
+            raise ConnectionError("log in first")
+        return self._session
+
+    async def receive(self) -> CxFrame:
+        if self._link is None:
+            raise ConnectionError("log in first")
+        return await self._link.next(RECEIVE_TIMEOUT)
+
+    async def command(self, destination: str, command: str, correlation: str) -> None:
+        await self._signalling().command(destination, command, correlation)
+
+    async def keepalive(self) -> None:
+        await self._signalling().keepalive()
 
     async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        if self._link is not None:
+            await self._link.close()
+            self._link = self._session = None
 
 
 class RClient(TendClient):
     style = "R"
 
-    def _login_frame(self) -> bytes:
-        options = r_properties(
-            {
-                "CX_UNAME": self.login,
-                "CX_PASSWD": self.secret,
-                "os_name": "ANDROID",
-                "os_version": "14",
-                "partner-id": "myQ",
-                "sdk-version": "5.310.0",
-                "client_type": "homebridge-myq-tend/1.0",
-            }
-        )
-        mode = r_properties({"CX_UNAME": "", "mode": "0"})
-        return pack(1, 519, 2, ZERO_BLOCK, options, mode + mode)
+    def _resolve(self) -> Resolve:
+        return lookup_resolver(self._to_broker)
 
-    async def log_in(self) -> Reply:
-        host, port = self.host, self.port
-        for _ in range(2):
-            await self._connect(host, port)
-            await self._send(self._login_frame())
-            reply = await self.receive()
-            if reply.action != 519:
-                return reply
-            self.block = reply.block
-            target = reply.properties.get("1")
-            if not target:
-                self.welcome = reply.properties
-                return reply
-            self.redirected = True
-            host, _, port_text = target.rpartition(":")
-            port = int(port_text)
-        raise AssertionError("redirected twice")
-
-    async def command(self, destination: str, command: str, correlation: str) -> None:
-        options = r_properties({"CX_DSTID": destination, "CorrelationID": correlation})
-        await self._send(pack(3, 411, 0, self.block, options, command.encode()))
+    async def _log_in(self, dialer: Dialer) -> TendLogin:
+        return await r_login(dialer, self.host, self.port, self.secret)
 
 
 class KClient(TendClient):
     style = "K"
 
-    def _login_frame(self) -> bytes:
-        source = k_properties(
-            {
-                "partner-id": "myQ",
-                "CX_UNAME": self.login,
-                "client_type": "Python myqcam",
-                "sdk_version": "2.1.0.56",
-                "CX_PASSWD": self.secret,
-                "current_version": "5.243.1.73243",
-                "os_name": "Python",
-                "app-id": "com.chamberlain.android.liftmaster.myq",
-                "os_version": "device-free",
-            }
-        )
-        mode = k_properties({"CX_UNAME": "", "mode": "0"})
-        return pack(3, 519, 2, ZERO_BLOCK, source, mode + mode)
+    def _resolve(self) -> Resolve:
+        return dns_only(self._to_broker)
 
-    async def log_in(self) -> Reply:
-        await self._connect(self.host, self.port)
-        await self._send(self._login_frame())
-        first = await self.receive()
-        redirect = first.properties
-        host = redirect.get("redirectHost")
-        if not host:
-            numbered = [value for key, value in redirect if key.isdigit()]
-            if not numbered:
-                return first  # K treats this as a failure: no broker named
-            host = numbered[0].rpartition(":")[0]
-        self.redirected = True
-        await self._connect(host, self.port)  # K always uses its fixed login port
-        await self._send(self._login_frame())
-        for _ in range(5):
-            reply = await self.receive()
-            if reply.properties.get("sid") or reply.properties.get("session-id"):
-                self.block = reply.block
-                self.welcome = reply.properties
-                return reply
-        raise AssertionError("no session properties in five replies")
-
-    async def keepalive(self) -> None:
-        await self._send(pack(3, 526, 2, self.block, b"", b""))
-
-    async def command(self, destination: str, command: str, correlation: str) -> None:
-        source = k_properties({"CorrelationID": correlation, "CX_DSTID": destination})
-        await self._send(pack(3, 411, 2, self.block, source, command.encode()))
+    async def _log_in(self, dialer: Dialer) -> TendLogin:
+        return await k_login(dialer, self.port, self.secret)

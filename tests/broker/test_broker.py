@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from fakecloud.broker import Broker, CameraOfflineError, Session
+from fakecloud.broker import Broker, CameraOfflineError, Session, parse_destination
 from fakecloud.net.commands import Command
 from fakecloud.net.cxnet import Action, Frame, encode_frame
 from fakecloud.net.properties import encode_properties, parse_properties
@@ -76,7 +78,7 @@ async def test_closed_connection_marks_camera_offline_at_once(
 async def test_tend_clients_log_in_following_the_redirect(
     served: BrokerServer, online_camera: SimulatedCamera, client_class: type[RClient]
 ) -> None:
-    client = client_class("127.0.0.1", served.port, OWNER, OWNER_PASSWORD)
+    client = client_class("127.0.0.1", served.port, OWNER, await served.store.issue_token(OWNER))
     reply = await client.log_in()
     await client.close()
     assert reply.action == Action.LOGIN and client.redirected
@@ -92,8 +94,11 @@ async def test_tend_clients_log_in_following_the_redirect(
         "+PWR_SLEEP_MODE=NONE"
     )
     (self_line,) = welcome["self-list"].splitlines()
+    owner = await served.store.get_account(OWNER)
     assert self_line.split(",")[0] == f"{stored.id}:{MAC}"
-    assert self_line.split(",")[5] == stored.alias
+    # The Belkin record's form: `<owner's account alias>:<MAC>` (oc9:EC:1A:59:5D:C5:DC).
+    assert self_line.split(",")[5] == stored.alias == f"{owner.alias}:{MAC}"
+    assert welcome["alias"] == owner.alias
 
 
 async def test_access_token_logs_in_like_a_password(served: BrokerServer) -> None:
@@ -101,14 +106,15 @@ async def test_access_token_logs_in_like_a_password(served: BrokerServer) -> Non
     client = KClient("127.0.0.1", served.port, OWNER, token)
     reply = await client.log_in()
     await client.close()
-    assert reply.action == Action.LOGIN and client.welcome["alias"] == OWNER
+    owner = await served.store.get_account(OWNER)
+    assert reply.action == Action.LOGIN and client.welcome["alias"] == owner.alias != OWNER
 
 
 async def test_redirect_can_be_disabled(served: BrokerServer) -> None:
     served.broker.settings = served.broker.settings.model_copy(
         update={"redirect_app_logins": False}
     )
-    client = RClient("127.0.0.1", served.port, OWNER, OWNER_PASSWORD)
+    client = RClient("127.0.0.1", served.port, OWNER, await served.store.issue_token(OWNER))
     reply = await client.log_in()
     await client.close()
     assert reply.action == Action.LOGIN and not client.redirected
@@ -144,7 +150,7 @@ async def test_commands_are_routed_both_ways(
 async def test_k_client_keepalive_and_command(
     served: BrokerServer, online_camera: SimulatedCamera
 ) -> None:
-    client = KClient("127.0.0.1", served.port, OWNER, OWNER_PASSWORD)
+    client = KClient("127.0.0.1", served.port, OWNER, await served.store.issue_token(OWNER))
     await client.log_in()
     await client.keepalive()
     keepalive = await client.receive()
@@ -172,6 +178,53 @@ async def test_command_to_offline_or_foreign_camera_is_an_error(
     assert online_camera.commands_answered == 0
 
 
+async def test_cx_dstid_names_a_camera_in_every_published_form(
+    served: BrokerServer, online_camera: SimulatedCamera
+) -> None:
+    stored = await served.store.find_camera(mac=MAC)
+    assert stored.reported_alias == online_camera.alias  # what the camera sent, kept
+    camera_id = stored.id
+    forms = (
+        str(camera_id),  # `<id>`
+        f"{camera_id}:{MAC}",  # K: `<deviceId>:<mac>`
+        f"{camera_id}:{MAC.lower().replace(':', '')}",  # the MAC in another spelling
+        stored.alias,  # R: the REST alias `<account alias>:<MAC>`
+        stored.reported_alias,  # the alias the camera reported at login
+    )
+    app = SimulatedApp("127.0.0.1", served.port, login=OWNER, password=OWNER_PASSWORD)
+    await app.login()
+    for index, destination in enumerate(forms):
+        reply = await app.command(destination, f"modify-device|{camera_id}|QTY={index}|")
+        assert reply.body == f"ack|modify-device|{camera_id}|".encode(), destination
+    for wrong in (f"{camera_id}:00:00:00:00:00:01", f"x{stored.alias}", "", f"{camera_id}:"):
+        reply = await app.command(wrong, "stop-video-receive|1|")
+        assert parse_properties(reply.body)["error"] == "offline", wrong
+    await app.close()
+    # Another account reaches it in no form at all, and is told only "not online".
+    other = SimulatedApp("127.0.0.1", served.port, login=OTHER, password=OTHER_PASSWORD)
+    await other.login()
+    for destination in forms:
+        reply = await other.command(destination, "stop-video-receive|1|")
+        assert parse_properties(reply.body).as_dict() == {
+            "error": "offline",
+            "reason": f"camera {destination} is not online",
+        }
+    await other.close()
+    assert online_camera.commands_answered == len(forms)
+
+
+ID_FORMS = st.from_regex(r"[0-9]{1,22}(:[0-9A-Fa-f:\-.]{0,20})?", fullmatch=True)
+
+
+@given(st.text(max_size=60) | ID_FORMS)
+def test_parse_destination_never_fails(text: str) -> None:
+    destination = parse_destination(text)
+    assert destination.text == text.strip()
+    if destination.camera_id is not None:
+        assert destination.camera_id == int(destination.text.partition(":")[0])
+    assert destination.mac is None or len(destination.mac) == 17
+
+
 async def test_interceptor_answers_instead_of_the_camera(
     served: BrokerServer, online_camera: SimulatedCamera
 ) -> None:
@@ -191,7 +244,7 @@ async def test_interceptor_answers_instead_of_the_camera(
         return True
 
     served.broker.command_interceptors.append(offer)
-    client = RClient("127.0.0.1", served.port, OWNER, OWNER_PASSWORD)
+    client = RClient("127.0.0.1", served.port, OWNER, await served.store.issue_token(OWNER))
     await client.log_in()
     await client.command(f"{online_camera.camera_id}:{MAC}", "require-video-send|1|8|", "C1")
     first, second = await client.receive(), await client.receive()
@@ -308,7 +361,7 @@ async def test_garbage_flood_does_not_delay_a_login(served: BrokerServer) -> Non
             writer.write(bytes([index]) * 500)
         garbage.append(writer)
     started = time.monotonic()
-    client = RClient("127.0.0.1", served.port, OWNER, OWNER_PASSWORD)
+    client = RClient("127.0.0.1", served.port, OWNER, await served.store.issue_token(OWNER))
     reply = await client.log_in()
     elapsed = time.monotonic() - started
     await client.close()

@@ -56,3 +56,20 @@ def test_user_names_are_redirected_including_wildcards() -> None:
     assert catalogue.should_redirect("cam.example.org")
     assert catalogue.should_redirect("a.b.lan.example")
     assert not catalogue.should_redirect("lan.example")
+
+
+def test_tend_names_are_listed_but_left_alone_unless_opted_in() -> None:
+    catalogue = builtin_catalogue()
+    tend = catalogue.opt_in_names("tend")
+    assert "server.tend-us.tendplatform.com" in tend
+    assert "media.hubs.tend-us.tendplatform.com" in tend
+    assert not any(catalogue.should_redirect(name) for name in tend)
+    opted_in = load_catalogue(tend)
+    assert all(opted_in.should_redirect(name) for name in tend)
+    # The listed entry is redirected as it is, with its description, not added a second time.
+    entries = [entry for entry in opted_in.entries if entry.name == tend[0]]
+    assert len(entries) == 1 and entries[0].confidence == "confirmed"
+
+
+def test_a_listed_name_the_owner_adds_is_redirected() -> None:
+    assert load_catalogue(["API.xbcs.net"]).should_redirect("api.xbcs.net")

@@ -493,3 +493,40 @@ def test_any_first_bytes_end_cleanly_and_the_door_stays_open(
     assert len(records) <= 1
     for record in records:
         assert record["data"] == first_bytes
+
+
+async def test_extra_hosts_share_each_port_with_the_bind_address(
+    pki: Pki, asgi: AsgiProtocolFactory
+) -> None:
+    """The broker's own address (127.0.0.2 here) is served on the same kernel-chosen port."""
+    local_addresses: list[str] = []
+
+    async def note_local_address(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, info: ConnectionInfo
+    ) -> None:
+        local_addresses.append(writer.get_extra_info("sockname")[0])
+        writer.close()
+
+    part = FrontDoorPart(
+        HOST,
+        [0],
+        tls_context=pki.device_context(),
+        cxnet_handler=note_local_address,
+        asgi=asgi,
+        recorder=ListRecorder(),
+        extra_hosts=["127.0.0.2", HOST],
+    )
+    await part.start()
+    try:
+        port = part.bound_ports[0]
+        assert part.status()["extra_hosts"] == ["127.0.0.2"]
+        for address in (HOST, "127.0.0.2"):
+            reader, writer = await asyncio.open_connection(address, port)
+            writer.write(b"A\x01" + bytes(60))
+            await read_until_closed(reader)
+            writer.close()
+        assert local_addresses == [HOST, "127.0.0.2"]
+    finally:
+        await part.stop()
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.2", port)

@@ -24,7 +24,7 @@ from fakecloud.media.frames import MediaFrame
 from fakecloud.media.outputs.pictures import H264Decoder
 from fakecloud.media.testpattern import read_counter
 from fakecloud.net.cxnet import Action, Frame
-from fakecloud.net.sdnk import Register
+from fakecloud.net.properties import encode_properties, parse_properties
 from fakecloud.runtime import Runtime
 from fakecloud.server import build_runtime, close_services, start_parts, stop_parts
 from fakecloud.sim.app import SimulatedApp
@@ -33,7 +33,7 @@ from fakecloud.sim.demo import simulated_mac
 from fakecloud.sim.video import LOOP_SECONDS, PROFILES
 from tests.conftest import cli_env
 from tests.media.outputs.conftest import ffprobe
-from tests.relay.peers import UdpPeer
+from tests.relay.peers import bye, r_viewer, receiver_report
 
 OWNER = "alice"
 PASSWORD = "correct horse battery"
@@ -76,6 +76,9 @@ async def cloud(settings: Settings) -> AsyncIterator[Cloud]:
             "dns_enabled": False,
             "cloud_ports": [0],
             "viewer_linger": LINGER,
+            # Without the DNS shim a redirect's broker name resolves nowhere; logins are not
+            # what these tests are about (tests/interop covers the redirect).
+            "redirect_app_logins": False,
         }
     )
     runtime = build_runtime(settings)
@@ -186,6 +189,9 @@ async def test_h264_camera_in_every_output_then_stopped_after_the_linger(cloud: 
             "stop-video-receive",
         ]
         assert [c.args for c in camera.received_commands] == [("fakecloud", "9"), ("fakecloud",)]
+        # The stop carries its request's CorrelationID: that is how Tend cameras free the slot.
+        request, stop = camera.received_correlations
+        assert request and stop == request
         assert cloud.relay_sessions == 0
 
 
@@ -291,25 +297,22 @@ async def test_an_app_gets_the_relay_offer_and_the_cameras_video(cloud: Cloud) -
             offer_url = f"rtp://{relay[0]}:{relay[1]}".encode()
 
             answer = await app.command(entry.destination, f"require-video-send|{OWNER}|9|")
-            assert answer.body.startswith(b"ack|require-video-send|")  # the camera heard it
+            # fakecloud answers the app; the camera is asked by fakecloud, its only viewer.
+            assert answer.body == f"ack|require-video-send|{entry.device_id}|".encode()
             assert offers(app.other_frames, Action.VIDEOMID, b"accept-video-receive|") == [
                 offer_url,
                 offer_url,
             ]
-            # The app, R-style, registers its own id first, and gets the camera's video.
-            viewer = await UdpPeer.bind()
-            viewer.send(
-                Register(0, "V", viewer.address, (f"V_{OWNER}", f"V_{entry.device_id}")).encode(),
-                relay,
-            )
-            await viewer.peers()
+            # The app, R-style, registers its own id first on both channels, and gets video.
+            viewer = await r_viewer(relay, f"V_{OWNER}", f"V_{entry.device_id}")
             # 40 datagrams span more than two GOPs of the pattern: a whole keyframe is in there.
-            frames = media_frames(entry.fields["AES"], await viewer.media_count(40, WITHIN))
-            keyframe = next(frame for frame in frames if frame.keyframe)
-            picture = H264Decoder().decode(keyframe)
+            frames = media_frames(entry.fields["AES"], await viewer[0].media_count(40, WITHIN))
+            assert frames[0].keyframe  # the camera waited for both channels: nothing was lost
+            picture = H264Decoder().decode(frames[0])
             assert picture is not None and (picture.width, picture.height) == (1280, 720)
-            assert 0 <= read_counter(picture.to_ndarray(format="gray")) < LOOP_FRAMES
-            viewer.close()
+            assert read_counter(picture.to_ndarray(format="gray")) == 0
+            for sock in viewer:
+                sock.close()
 
             app.other_frames.clear()
             await app.command(entry.destination, f"require-audio-send|{OWNER}|s1|9|")
@@ -324,5 +327,72 @@ async def test_an_app_gets_the_relay_offer_and_the_cameras_video(cloud: Cloud) -
             async with asyncio.timeout(WITHIN):
                 await camera.video_idle.wait()
             assert cloud.relay_sessions == 0
+            assert [(c.name, c.args[0]) for c in camera.received_commands] == [
+                ("require-video-send", "fakecloud"),
+                ("require-audio-send", "fakecloud"),
+                ("stop-audio-receive", "fakecloud"),
+                ("stop-video-receive", "fakecloud"),
+            ]
         finally:
             await app.close()
+
+
+async def command_as_k(app: SimulatedApp, destination: str, command: str, correlation: str) -> None:
+    """Send `command` with a CorrelationID of our choosing, as K reuses its require's on the stop,
+    and wait for the answer that carries it. (SimulatedApp picks its own CorrelationIDs, so this
+    writes on its logged-in link.)"""
+    link = app._link
+    assert link is not None
+    options = encode_properties({"CX_DSTID": destination, "CorrelationID": correlation})
+    frame = Frame(Action.COMMAND, session=app._session, options=options, body=command.encode())
+    await link.send(frame)
+    async with asyncio.timeout(WITHIN):
+        while parse_properties((await link.receive()).options).get("CorrelationID") != correlation:
+            pass
+
+
+async def test_an_app_leaving_never_stops_a_stream_fakecloud_still_watches(cloud: Cloud) -> None:
+    app = SimulatedApp("127.0.0.1", cloud.cloud_port, login=OWNER, password=PASSWORD)
+    relay = (cloud.runtime.settings.announce_address, cloud.runtime.services["relay"].port)
+    async with (
+        online(cloud.camera(5)) as camera,
+        httpx.AsyncClient(base_url=cloud.url(""), timeout=WITHIN) as client,
+        client.stream("GET", f"/api/cameras/{camera.camera_id}/stream.mjpeg") as local,
+    ):
+        pictures = mjpeg_pictures(local)
+        await counter_until(pictures, lambda counter: counter >= 0)  # fakecloud watches
+        await app.login()
+        try:
+            [entry] = app.cameras
+            # Two app sessions: one leaves by stop (with its require's CorrelationID, as K
+            # does), one by an RTCP BYE; neither reaches the camera while fakecloud watches.
+            await command_as_k(app, entry.destination, f"require-video-send|{OWNER}|9|", "K-1")
+            first = await r_viewer(relay, f"V_{OWNER}", f"V_{entry.device_id}")
+            await first[0].media_count(1, WITHIN)
+            assert cloud.relay_sessions == 2
+            await command_as_k(app, entry.destination, f"stop-video-receive|{OWNER}|9|", "K-1")
+            assert cloud.relay_sessions == 1  # released at once
+
+            await command_as_k(app, entry.destination, f"require-video-send|{OWNER}|9|", "K-2")
+            second = await r_viewer(relay, f"V_{OWNER}", f"V_{entry.device_id}")
+            await second[0].media_count(1, WITHIN)
+            second[1].send(receiver_report(1), relay)
+            second[1].send(bye(1), relay)
+            async with asyncio.timeout(WITHIN):
+                while cloud.relay_sessions != 1:  # noqa: ASYNC110 - the relay's own count
+                    await asyncio.sleep(0.01)
+
+            # The local viewer's pictures go on; the camera only ever heard fakecloud start.
+            seen = await counter_until(pictures, lambda counter: counter >= 0)
+            await counter_until(pictures, lambda counter: counter != seen)
+            assert camera.video_running.is_set() and camera.video_requests == 1
+            assert [c.name for c in camera.received_commands] == ["require-video-send"]
+        finally:
+            await app.close()
+        await local.aclose()  # the last watcher leaves: after the linger the camera is stopped
+        async with asyncio.timeout(WITHIN):
+            await camera.video_idle.wait()
+        assert [c.name for c in camera.received_commands] == [
+            "require-video-send",
+            "stop-video-receive",
+        ]

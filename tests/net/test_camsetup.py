@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import json
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,9 +11,9 @@ from fakecloud.net.camsetup import (
     firmware_safe_name,
     key_is_valid,
 )
-from tests.conftest import SHARED
+from tests.conftest import protocol_vector
 
-CASES = json.loads((SHARED / "protocol/vectors/retrievecamera_key.json").read_text())["cases"]
+CASES = protocol_vector("retrievecamera_key.json")["cases"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case["login"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import struct
 
 import pytest
@@ -20,12 +19,12 @@ from fakecloud.net.cxnet import (
     looks_like_cxnet,
     looks_like_w0,
 )
-from tests.conftest import SHARED
+from tests.conftest import protocol_vector
 
-VECTORS = json.loads((SHARED / "protocol/vectors/belkin_l7_samples.json").read_text())
+VECTORS = protocol_vector("belkin_l7_samples.json")
 FRAMES = {vector["name"]: vector for vector in VECTORS["frames"]}
 
-# PROTOCOL.md field name -> how to read it from a decoded Frame (and its raw bytes)
+# docs/protocol.md field name -> how to read it from a decoded Frame (and its raw bytes)
 FIELD_READERS = {
     "name": lambda frame, raw: raw[0],
     "version": lambda frame, raw: frame.version,

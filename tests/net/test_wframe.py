@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import struct
 
 import pytest
@@ -26,7 +25,7 @@ from fakecloud.net.wframe import (
     split_records,
     unseal,
 )
-from tests.conftest import SHARED
+from tests.conftest import protocol_vector
 
 KEY = b"AbCdEfGh12345678"  # a p2pKey is 16 ASCII characters
 IV = bytes(range(16))
@@ -35,7 +34,7 @@ IDR = b"\x00\x00\x00\x01\x65\x88\x84\x00\x33"
 
 
 def hand_built_w1() -> bytes:
-    """A w1 sub-frame written straight from PROTOCOL.md §4.3, without the module's builders."""
+    """A w1 sub-frame written straight from docs/protocol.md §4.3, without the module's builders."""
     plaintext = struct.pack("<I", len(SPS)) + SPS + struct.pack("<I", len(IDR)) + IDR
     pad = 16 - len(plaintext) % 16
     padded = plaintext + bytes([pad]) * pad
@@ -86,7 +85,7 @@ def test_encrypted_without_key_or_with_wrong_key_fails_cleanly() -> None:
 
 
 def vector_prefixes() -> list[dict[str, str]]:
-    samples = json.loads((SHARED / "protocol/vectors/belkin_l7_samples.json").read_text())
+    samples = protocol_vector("belkin_l7_samples.json")
     return [entry for entry in samples["prefixes"] if entry["hex"].startswith("7730")]
 
 
@@ -107,7 +106,7 @@ def test_netcam_2012_prefixes_are_recognised_as_w0(entry: dict[str, str]) -> Non
 
 
 def test_w0_hello_session_matches_the_cameras_cxnet_from() -> None:
-    samples = json.loads((SHARED / "protocol/vectors/belkin_l7_samples.json").read_text())
+    samples = protocol_vector("belkin_l7_samples.json")
     camera_from = bytes.fromhex(samples["frames"][0]["decoded"]["from_hex"])
     first = next(entry for entry in vector_prefixes() if entry["name"] == "video-out-first-1")
     assert parse_w0_hello(bytes.fromhex(first["hex"])).session[:8] == camera_from[:8]

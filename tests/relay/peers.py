@@ -1,4 +1,12 @@
-"""Loopback test clients that speak SDNK the way the two public Tend clients do."""
+"""Loopback test clients that speak SDNK the way the two public Tend clients do.
+
+`r_viewer` follows R (rfiorentino1/homebridge-myq src/tend-stream.ts): ids (own alias, camera
+alias), REQ_CONN_INFO on both channels until both have PEERS, ACK_CONN_INFO, REQ_PUNCH 0/1 three
+times each on both channels, RES_PUNCH counters 7..12 on both once 7 punches came back.
+`k_viewer` follows K (KyleBoyer/homebridge-myq-camera src/p2p.ts): the camera's `V_<deviceId>`
+twice, REGISTER until PEERS, RELAY_ACK, PUNCH + CONNECT(1) until CONNECTED. After that both are
+quiet on the media socket; `receiver_report` and `bye` are what K sends on its control socket.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,19 @@ import struct
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fakecloud.net.sdnk import Address, Peers, SdnkPacket, decode, is_sdnk
+from fakecloud.net.rtp import RtcpPacket, RtcpType, build_rtcp, rtcp_bye
+from fakecloud.net.sdnk import (
+    Address,
+    Connect,
+    Connected,
+    Peers,
+    Punch,
+    Register,
+    RelayAck,
+    SdnkPacket,
+    decode,
+    is_sdnk,
+)
 
 RECEIVE_TIMEOUT = 5.0
 PacketT = TypeVar("PacketT")
@@ -96,3 +116,73 @@ class TcpPeer:
     async def close(self) -> None:
         self.writer.close()
         await self.writer.wait_closed()
+
+
+Relay = tuple[str, int]
+R_PUNCH_THRESHOLD = 7  # R answers with RES_PUNCH once this many punches came back
+R_CONNECT_COUNTERS = range(7, 13)
+VIEWER_SSRC = 0x5EED0001
+
+
+async def _register_both(
+    relay: Relay, ids: tuple[str, str], host: str = "127.0.0.1"
+) -> list[UdpPeer]:
+    sockets = [await UdpPeer.bind(host), await UdpPeer.bind(host)]
+    for channel, sock in enumerate(sockets):
+        sock.send(Register(channel, "V", sock.address, ids).encode(), relay)
+    for sock in sockets:
+        await sock.peers()
+    return sockets
+
+
+async def r_viewer(relay: Relay, own_id: str, camera_id: str) -> list[UdpPeer]:
+    """R's viewer: [media socket, control socket], punched through and acknowledged."""
+    ids = (own_id, camera_id)
+    sockets = await _register_both(relay, ids)
+    for channel, sock in enumerate(sockets):
+        sock.send(RelayAck(channel, "V", ids).encode(), relay)
+    for sequence in (0, 1, 0, 1, 0, 1):
+        for sock in sockets:
+            peers = sock.of_type(Peers)[-1]
+            # R's reading: host from slot 3 (public), port from slot 2.
+            sock.send(Punch(sequence, ids).encode(), (peers.slots[3].host, peers.slots[2].port))
+    for sock in sockets:
+        await sock.until(lambda peer: len(peer.of_type(Punch)) >= 6)
+    assert sum(len(sock.of_type(Punch)) for sock in sockets) >= R_PUNCH_THRESHOLD
+    for counter in R_CONNECT_COUNTERS:
+        for sock in sockets:
+            sock.send(Connect(counter, header_counter=counter).encode(), sock.sources[-1])
+    for sock in sockets:
+        await sock.until(lambda peer: len(peer.of_type(Connected)) >= len(R_CONNECT_COUNTERS))
+        assert [c.echo for c in sock.of_type(Connected)] == list(R_CONNECT_COUNTERS)
+    return sockets
+
+
+async def k_viewer(relay: Relay, camera_id: str, host: str = "127.0.0.1") -> list[UdpPeer]:
+    """K's viewer: the camera's id twice, RELAY_ACK, PUNCH + CONNECT until CONNECTED."""
+    ids = (camera_id, camera_id)
+    sockets = await _register_both(relay, ids, host)
+    for channel, sock in enumerate(sockets):
+        chosen = next(s for s in reversed(sock.of_type(Peers)[-1].slots) if s.port)
+        sock.send(RelayAck(channel, "V", ids).encode(), relay)
+        sock.send(Punch(0, ids).encode(), (chosen.host, chosen.port))
+        sock.send(Connect(1).encode(), (chosen.host, chosen.port))
+    for sock in sockets:
+        await sock.until(lambda peer: bool(peer.of_type(Connected)))
+        assert sock.of_type(Connected)[0].echo == 1
+    return sockets
+
+
+def _report_block(source_ssrc: int, reporter_ssrc: int) -> RtcpPacket:
+    body = reporter_ssrc.to_bytes(4, "big") + source_ssrc.to_bytes(4, "big") + bytes(20)
+    return RtcpPacket(RtcpType.RECEIVER_REPORT, 1, body)
+
+
+def receiver_report(source_ssrc: int, reporter_ssrc: int = VIEWER_SSRC) -> bytes:
+    """K's 32-byte receiver report (one report block; the statistics do not matter here)."""
+    return build_rtcp([_report_block(source_ssrc, reporter_ssrc)])
+
+
+def bye(source_ssrc: int, reporter_ssrc: int = VIEWER_SSRC) -> bytes:
+    """A leaving viewer's compound RTCP: its last receiver report, then BYE."""
+    return rtcp_bye(reporter_ssrc, (_report_block(source_ssrc, reporter_ssrc),))

@@ -14,7 +14,6 @@ from fakecloud.core.errors import UserError
 from fakecloud.net.sdnk import (
     Address,
     Connect,
-    Connected,
     Peers,
     Punch,
     Register,
@@ -22,7 +21,15 @@ from fakecloud.net.sdnk import (
     decode,
 )
 from fakecloud.relay import Allocation, RelayError, RelayPart, Tap
-from tests.relay.peers import TcpPeer, UdpPeer
+from tests.relay.peers import (
+    RECEIVE_TIMEOUT,
+    TcpPeer,
+    UdpPeer,
+    bye,
+    k_viewer,
+    r_viewer,
+    receiver_report,
+)
 
 CAMERA = 5
 
@@ -75,41 +82,13 @@ async def _camera(allocation: Allocation, host: str = "127.0.0.1") -> list[UdpPe
 
 
 async def _r_viewer(allocation: Allocation) -> list[UdpPeer]:
-    """Reading R's viewer: REQ_CONN_INFO, ACK, REQ_PUNCH, RES_PUNCH 7..12 on both channels."""
-    ids = (allocation.viewer_media_id, allocation.camera_media_id)
-    sockets = [await UdpPeer.bind(), await UdpPeer.bind()]
-    for channel, sock in enumerate(sockets):
-        peers = await _register(sock, allocation, channel, ids)
-        # R's reading: host from slot 3 (public), port from slot 2.
-        target = (peers.slots[3].host, peers.slots[2].port)
-        sock.send(RelayAck(channel, "V", ids).encode(), _target(allocation))
-        for sequence in (0, 1, 0, 1, 0, 1):
-            sock.send(Punch(sequence, ids).encode(), target)
-    for sock in sockets:
-        await sock.until(lambda peer: len(peer.of_type(Punch)) >= 6)
-    assert sum(len(sock.of_type(Punch)) for sock in sockets) >= 7  # R's threshold
-    video = sockets[0]
-    for counter in range(7, 13):
-        video.send(Connect(counter, header_counter=counter).encode(), video.sources[-1])
-    await video.until(lambda peer: len(peer.of_type(Connected)) >= 6)
-    assert [c.echo for c in video.of_type(Connected)] == list(range(7, 13))
-    return sockets
+    return await r_viewer(
+        _target(allocation), allocation.viewer_media_id, allocation.camera_media_id
+    )
 
 
 async def _k_viewer(allocation: Allocation, host: str = "127.0.0.1") -> list[UdpPeer]:
-    """Reading K: REGISTER with the camera id twice, RELAY_ACK, PUNCH + CONNECT until CONNECTED."""
-    ids = (allocation.camera_media_id, allocation.camera_media_id)
-    sockets = [await UdpPeer.bind(host), await UdpPeer.bind(host)]
-    for channel, sock in enumerate(sockets):
-        peers = await _register(sock, allocation, channel, ids)
-        chosen = next(s for s in reversed(peers.slots) if s.port)  # K falls back to the last
-        sock.send(RelayAck(channel, "V", ids).encode(), _target(allocation))
-        sock.send(Punch(0, ids).encode(), (chosen.host, chosen.port))
-        sock.send(Connect(1).encode(), (chosen.host, chosen.port))
-    for sock in sockets:
-        await sock.until(lambda peer: bool(peer.of_type(Connected)))
-        assert sock.of_type(Connected)[0].echo == 1
-    return sockets
+    return await k_viewer(_target(allocation), allocation.camera_media_id, host)
 
 
 def _media(index: int, size: int = 64) -> bytes:
@@ -123,8 +102,9 @@ async def test_r_reading_rendezvous_and_media(relay: RelayPart) -> None:
     assert (allocation.camera_media_id, allocation.viewer_media_id) == ("V_5", "V_alice")
     viewer = await _r_viewer(allocation)
     peers = viewer[0].of_type(Peers)[0]
-    assert peers.slots[0] == viewer[0].address  # its LAN address from REGISTER
-    assert peers.slots[3] == Address("127.0.0.1", relay.port)  # the relay is the peer
+    # The relay is the peer, in every slot (K would otherwise pick its own LAN address when it
+    # shares the camera's host).
+    assert peers.slots == (Address("127.0.0.1", relay.port),) * 4
     camera = await _camera(allocation)
     # The camera side sees R's CONNECT counters 7.. once it punches the relay.
     ids = (allocation.camera_media_id, allocation.viewer_media_id)
@@ -313,8 +293,10 @@ async def test_direct_mode_names_the_counterpart(settings: Settings) -> None:
 async def test_allocation_rules(relay: RelayPart) -> None:
     first = relay.allocate(CAMERA, "video", "alice")
     assert relay.allocate(CAMERA, "video", "alice") == first
+    # Both public clients cut an id to its 32 bytes; so does the relay.
+    assert relay.allocate(CAMERA, "video", "x" * 40).viewer_media_id == "V_" + "x" * 30
     with pytest.raises(ValueError, match="SDNK id"):
-        relay.allocate(CAMERA, "video", "x" * 40)
+        relay.allocate(CAMERA, "video", "alicé")
     relay.release(first)
     relay.release(first)  # twice is harmless
     assert relay.allocate(CAMERA, "video", "alice") != first
@@ -359,3 +341,136 @@ async def test_oversize_and_unexpected_packets_are_dropped(relay: RelayPart) -> 
     )
     await _wait_for(lambda: relay.status()["drops"].get("unexpected_packet") == 1)
     assert relay.status()["drops"]["oversize"] == 1
+
+
+# --- issue 7: liveness, release, ids, shared addresses, the camera's invitation --------------
+
+SHORT = 0.4  # a shortened inactivity timeout; every wait below is bounded by RECEIVE_TIMEOUT
+
+
+class Ended:
+    """An `on_end` callback that tests can wait on."""
+
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+        self.event = asyncio.Event()
+
+    def __call__(self, allocation: Allocation, reason: str) -> None:
+        self.reasons.append(reason)
+        self.event.set()
+
+    async def wait(self) -> list[str]:
+        async with asyncio.timeout(RECEIVE_TIMEOUT):
+            await self.event.wait()
+        return self.reasons
+
+
+async def test_a_quiet_media_socket_keeps_video_while_rtcp_flows(settings: Settings) -> None:
+    async for relay in _running(RelayPart(settings, inactivity_timeout=SHORT)):
+        ended = Ended()
+        allocation = relay.allocate(CAMERA, "video", "alice", on_end=ended)
+        viewer = await _r_viewer(allocation)
+        camera = await _camera(allocation)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        index = 0
+        # Four timeouts long: the media socket never sends, the control socket reports.
+        while loop.time() - started < 4 * SHORT:
+            camera[0].send(_media(index), _target(allocation))
+            index += 1
+            await viewer[0].media_count(index)
+            viewer[1].send(receiver_report(0xCAFE), _target(allocation))
+            await asyncio.sleep(SHORT / 4)  # pacing: let real time pass, not synchronisation
+        assert viewer[0].media == [_media(i) for i in range(index)]
+        assert ended.reasons == [] and relay.status()["sessions"] == 1
+        # The camera heard every report; the viewer now falls silent and is let go.
+        await camera[1].media_count(index)
+        assert await ended.wait() == ["idle"]
+        assert relay.status()["sessions"] == 0
+
+
+async def test_an_rtcp_bye_releases_that_viewer_at_once(relay: RelayPart) -> None:
+    ended = Ended()
+    leaving = relay.allocate(CAMERA, "video", "alice", on_end=ended)
+    staying = relay.allocate(CAMERA, "video", "bob")
+    alice, bob = await _r_viewer(leaving), await _r_viewer(staying)
+    camera = await _camera(staying)
+    alice[1].send(bye(0xCAFE), _target(leaving))
+    assert await ended.wait() == ["bye"]
+    assert relay.status()["sessions"] == 1
+    # The BYE went no further: the camera's control socket gets only bob's report.
+    bob[1].send(receiver_report(0xCAFE), _target(staying))
+    assert await camera[1].media_count(1) == [receiver_report(0xCAFE)]
+    camera[0].send(_media(1), _target(staying))
+    assert await bob[0].media_count(1) == [_media(1)]
+    assert alice[0].media == []
+    relay.release(staying)
+    assert ended.reasons == ["bye"]  # a release by the owner is not reported back
+
+
+async def test_the_camera_and_its_viewers_register_by_id_or_alias(relay: RelayPart) -> None:
+    camera_alias, account_alias = "k3x:AABBCCDDEEFF", "k3x"
+    allocation = relay.allocate(
+        CAMERA,
+        "video",
+        account_alias,
+        camera_host="127.0.0.1",
+        camera_aliases=[camera_alias],
+        viewer_aliases=["alice"],
+    )
+    assert allocation.camera_media_ids == ("V_5", f"V_{camera_alias}")
+    assert allocation.viewer_media_ids == ("V_k3x", "V_alice")
+    target = _target(allocation)
+    # R: its account alias and the camera's REST alias; R by login; K: V_<deviceId> twice.
+    by_alias = await r_viewer(target, "V_k3x", f"V_{camera_alias}")
+    by_login = await r_viewer(target, "V_alice", "V_5")
+    k = await k_viewer(target, "V_5", host="127.0.0.2")
+    camera = await _camera(allocation)
+    camera[0].send(_media(3), target)
+    for viewer in (by_alias, by_login, k):
+        assert await viewer[0].media_count(1) == [_media(3)]
+    assert relay.status()["sessions"] == 1 and relay.status()["cameras"] == 2
+
+
+@pytest.mark.parametrize("camera_first", [True, False])
+async def test_a_k_viewer_sharing_the_cameras_address_is_told_apart(
+    relay: RelayPart, camera_first: bool
+) -> None:
+    # Hosted off the LAN behind one NAT, or here on loopback, camera and viewer share a host.
+    allocation = relay.allocate(CAMERA, "video", "alice", camera_host="127.0.0.1")
+    if camera_first:
+        camera = await _camera(allocation)
+        viewer = await _k_viewer(allocation)
+    else:
+        viewer = await _k_viewer(allocation)  # taken for the camera until the camera comes
+        camera = await _camera(allocation)
+    status = relay.status()
+    assert (status["cameras"], status["viewers"]) == (2, 2)
+    for index in range(5):
+        camera[0].send(_media(index), _target(allocation))
+    assert await viewer[0].media_count(5) == [_media(i) for i in range(5)]
+
+
+async def test_the_camera_is_punched_once_someone_watches_each_channel(relay: RelayPart) -> None:
+    allocation = relay.allocate(CAMERA, "video", "alice")
+    camera = await _camera(allocation)
+    ids = (allocation.camera_media_id, allocation.viewer_media_id)
+
+    async def reregister(channel: int) -> list[Punch]:
+        """REGISTER again and read up to its PEERS: every punch sent before has arrived."""
+        sock = camera[channel]
+        peers = len(sock.of_type(Peers))
+        sock.send(Register(channel, "V", sock.address, ids).encode(), _target(allocation))
+        await sock.until(lambda peer: len(peer.of_type(Peers)) > peers)
+        return sock.of_type(Punch)
+
+    assert await reregister(0) == [] and await reregister(1) == []
+    viewer = await UdpPeer.bind()
+    viewer_ids = (allocation.viewer_media_id, allocation.camera_media_id)
+    viewer.send(Register(0, "V", viewer.address, viewer_ids).encode(), _target(allocation))
+    await camera[0].until(lambda peer: len(peer.of_type(Punch)) >= 2)
+    assert [punch.sequence for punch in camera[0].of_type(Punch)] == [0, 1]
+    assert await reregister(1) == []  # nobody on the control channel yet
+    tap_allocation = relay.allocate(CAMERA, "video", "fakecloud")
+    relay.open_tap(tap_allocation)  # fakecloud's own viewer counts on both channels
+    await camera[1].until(lambda peer: bool(peer.of_type(Punch)))

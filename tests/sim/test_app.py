@@ -7,7 +7,10 @@ import signal
 import sys
 from pathlib import Path
 
-from fakecloud.sim.app import read_device_info_list
+import pytest
+
+from fakecloud.net.properties import parse_properties
+from fakecloud.sim.app import SimulatedApp, read_device_info_list
 from tests.broker.conftest import (
     OWNER,
     OWNER_PASSWORD,
@@ -23,6 +26,13 @@ def test_device_info_list_reading() -> None:
     (entry,) = read_device_info_list(text)
     assert (entry.device_id, entry.mac, entry.online) == (12, "00:11:22:33:44:55", False)
     assert entry.destination == "12:00:11:22:33:44:55" and entry.fields["AES"] == "k"
+
+
+@pytest.mark.parametrize("token", ["abc", "myQ.accessToken:abc"])
+def test_a_token_login_names_no_user_as_public_clients_do(token: str) -> None:
+    app = SimulatedApp("127.0.0.1", 1, login="ignored", token=token)
+    options = parse_properties(app._login_frame().options)
+    assert (options["CX_UNAME"], options["CX_PASSWD"]) == ("", "myQ.accessToken:abc")
 
 
 async def _fakecloud(*args: str, data_dir: str) -> asyncio.subprocess.Process:
@@ -82,3 +92,23 @@ async def test_cli_rejects_a_bad_server_address(tmp_path: Path) -> None:
     )
     _, err = await asyncio.wait_for(app.communicate(), 30)
     assert app.returncode == 2 and "HOST:PORT" in err.decode()
+
+
+async def test_cli_app_logs_in_with_a_token_alone(served: BrokerServer, tmp_path: Path) -> None:
+    token = await served.store.issue_token(OWNER)
+    app = await _fakecloud(
+        "sim", "app", "--server", f"127.0.0.1:{served.port}", "--token", token,
+        data_dir=str(tmp_path),
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(app.communicate(), 30)
+    assert app.returncode == 0, err.decode()
+    assert "logged in (after 1 redirect(s))" in out.decode()
+
+
+async def test_cli_app_takes_a_token_or_an_account_not_both(tmp_path: Path) -> None:
+    app = await _fakecloud(
+        "sim", "app", "--server", "127.0.0.1:1", "--token", "t", "--account", "a:b",
+        data_dir=str(tmp_path),
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(app.communicate(), 30)
+    assert app.returncode == 2 and "not allowed with" in err.decode()

@@ -7,9 +7,23 @@ import asyncio
 import pytest
 
 from fakecloud.cli.main import build_parser
+from fakecloud.core.config import Settings
+from fakecloud.media.depacketizer import Depacketizer
+from fakecloud.media.frames import MediaFrame
+from fakecloud.net.sdnk import Register
+from fakecloud.relay import RelayPart
 from fakecloud.sim.camera import SimulatedCamera
-from fakecloud.sim.video import LOOP_SECONDS, PROFILES, parse_p2p_host, pattern_loop
+from fakecloud.sim.video import (
+    LOOP_SECONDS,
+    PROFILES,
+    VideoSender,
+    parse_p2p_host,
+    pattern_loop,
+)
 from tests.broker.conftest import OWNER, OWNER_PASSWORD, BrokerServer
+from tests.relay.peers import UdpPeer
+
+WITHIN = 15.0
 
 
 def test_pattern_loop_is_whole_gops_encoded_once() -> None:
@@ -77,3 +91,42 @@ async def test_a_camera_without_video_only_acknowledges(served: BrokerServer) ->
     assert camera.video_requests == 0 and camera.video_idle.is_set()
     camera.stop()
     await task
+
+
+async def test_the_camera_streams_only_once_a_viewer_is_on_both_channels(
+    settings: Settings,
+) -> None:
+    relay = RelayPart(settings)
+    await relay.start()
+    try:
+        allocation = relay.allocate(7, "video", "alice")
+        target = (allocation.host, allocation.port)
+        sender = VideoSender(target, ("V_7", "V_fakecloud"), PROFILES["F7D7602"], None)
+        streaming = asyncio.Event()
+        task = asyncio.create_task(sender.run(streaming, viewer_wait=WITHIN))
+        viewer = [await UdpPeer.bind(), await UdpPeer.bind()]
+        ids = (allocation.viewer_media_id, allocation.camera_media_id)
+        async with asyncio.timeout(WITHIN):
+            while relay.status()["cameras"] < 2:  # noqa: ASYNC110 - the relay's own count
+                await asyncio.sleep(0.01)
+        viewer[0].send(Register(0, "V", viewer[0].address, ids).encode(), target)
+        async with asyncio.timeout(WITHIN):
+            await sender.channels[0].invited.wait()
+        assert not streaming.is_set()  # one channel is not enough
+        viewer[1].send(Register(1, "V", viewer[1].address, ids).encode(), target)
+        async with asyncio.timeout(WITHIN):
+            await streaming.wait()
+        # The first datagram the viewer gets starts the pattern's first keyframe.
+        depacketizer = Depacketizer(None)
+        frames: list[MediaFrame] = []
+        fed = 0
+        async with asyncio.timeout(WITHIN):
+            while not frames:
+                for datagram in (await viewer[0].media_count(fed + 1))[fed:]:
+                    frames += depacketizer.feed(datagram, 0.0)
+                    fed += 1
+        assert frames[0].keyframe and frames[0].timestamp == 0
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    finally:
+        await relay.stop()

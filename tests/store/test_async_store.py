@@ -58,11 +58,15 @@ async def test_the_async_facade_mirrors_the_store(tmp_path: Path) -> None:
         assert await store.list_accounts() == [account]
         token = await store.issue_token("alice")
         assert await store.verify_token("alice", token) == account
+        assert await store.account_for_token(token) == account
         assert [t.partner for t in await store.list_tokens("alice")] == ["myQ"]
         assert await store.revoke_tokens("alice") == 1
         await store.set_password("alice", "another long password")
         assert await store.verify_password("alice", "another long password") == account
-        camera = await store.upsert_camera(mac="001122AABBCC", owner="alice")
+        camera = await store.upsert_camera(
+            mac="001122AABBCC", reported_alias="oc9:cam", owner="alice"
+        )
+        assert (await store.find_camera(alias="oc9:cam")).id == camera.id
         await store.set_camera_presence(camera.id, True, ip="127.0.0.1", firmware="1.0")
         assert (await store.find_camera(ip="127.0.0.1")).id == camera.id
         assert (await store.update_camera(camera.id, name="Hall")).name == "Hall"

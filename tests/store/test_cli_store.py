@@ -40,6 +40,8 @@ def test_account_lifecycle(tmp_path: Path) -> None:
     assert token.startswith("myQ.accessToken:")
     listed = json.loads(run_cli("account", "list", "--json", data_dir=data).stdout)
     assert [(row["login"], row["tokens"]) for row in listed] == [("Alice", 1), ("bob", 0)]
+    with Store(data / "fakecloud.sqlite3", hasher=FAST_HASHER) as store:
+        assert [row["alias"] for row in listed] == [a.alias for a in store.list_accounts()]
 
     assert (
         run_cli("account", "passwd", "bob", "--password", "new password!", data_dir=data).returncode
@@ -69,15 +71,14 @@ def test_no_password_and_no_terminal_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_camera_list_show_forget(tmp_path: Path) -> None:
     with Store(tmp_path / "fakecloud.sqlite3", hasher=FAST_HASHER) as store:
-        store.add_account("alice", PASSWORD)
+        alice = store.add_account("alice", PASSWORD)
         camera = store.upsert_camera(mac="00:11:22:AA:BB:CC", owner="alice", name="Porch")
         store.set_camera_presence(camera.id, True, ip="127.0.0.1")
         store.add_event(camera.id, "motion-event", {"args": ["1"]})
 
     listed = json.loads(run_cli("camera", "list", "--json", data_dir=tmp_path).stdout)
-    assert listed == [
-        listed[0] | {"id": camera.id, "alias": "oc9:001122AABBCC", "mac": "00:11:22:AA:BB:CC"}
-    ]
+    alias = f"{alice.alias}:00:11:22:AA:BB:CC"
+    assert listed == [listed[0] | {"id": camera.id, "alias": alias, "mac": "00:11:22:AA:BB:CC"}]
     assert listed[0]["name"] == "Porch" and listed[0]["online"] is True
     assert "p2p_key" not in listed[0]
 

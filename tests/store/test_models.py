@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 
 from fakecloud.core.errors import UserError
 from fakecloud.store.models import (
+    ACCOUNT_ALIAS_FORM,
     MAX_SETTINGS_BYTES,
     decode_json_object,
-    default_alias,
     encode_json_object,
+    new_account_alias,
     normalise_mac,
     report_as_json,
 )
@@ -42,7 +43,14 @@ def test_every_spelling_of_a_mac_normalises_to_one_form(
     expected = ":".join(f"{value:02X}" for value in values)
     assert normalise_mac(text) == expected
     assert normalise_mac(f" {expected.lower()} ") == expected
-    assert default_alias(expected) == "oc9:" + expected.replace(":", "")
+
+
+def test_account_aliases_are_short_random_and_never_a_number_or_the_viewer_id() -> None:
+    aliases = {new_account_alias() for _ in range(2000)}
+    assert len(aliases) > 1990
+    for alias in aliases:
+        assert ACCOUNT_ALIAS_FORM.fullmatch(alias) and not alias.isdigit()
+        assert alias != "fakecloud" and alias[0].isalpha()
 
 
 @given(st.text(max_size=40))

@@ -16,6 +16,7 @@ from fakecloud.store import (
     Store,
     VerificationCache,
 )
+from fakecloud.store.models import ACCOUNT_ALIAS_FORM
 from fakecloud.store.schema import migrate, schema_version
 from fakecloud.store.store import CAMERA_ID_LIMIT, P2P_KEY_LENGTH
 from tests.store.conftest import FAST_HASHER, PASSWORD
@@ -88,7 +89,7 @@ def test_removed_account_no_longer_logs_in_and_its_cameras_become_unowned(store:
     assert store.verify_password("alice", PASSWORD) is None
     assert store.verify_token("alice", token) is None
     kept = store.get_camera(camera.id)
-    assert kept is not None and kept.owner is None
+    assert kept is not None and kept.owner is None and kept.alias == MAC
     # A new account with the same name does not inherit the old tokens.
     store.add_account("alice", PASSWORD)
     assert store.verify_token("alice", token) is None
@@ -124,6 +125,33 @@ def test_wrong_password_is_never_served_from_the_cache() -> None:
     assert not expired.hit("alice", "pw")
 
 
+def test_a_token_alone_names_its_account(store: Store) -> None:
+    alice = store.add_account("alice", PASSWORD)
+    store.add_account("bob", PASSWORD)
+    full = store.issue_token("alice")
+    bare = full.partition(".accessToken:")[2]
+    assert store.account_for_token(full) == alice
+    assert store.account_for_token(bare) == alice
+    assert store.account_for_token("Belkin.accessToken:" + bare) == alice  # partner is a label
+    for wrong in ("", bare + "x", bare[:-1], "myQ.accessToken:", PASSWORD):
+        assert store.account_for_token(wrong) is None
+    store.revoke_tokens("alice")
+    assert store.account_for_token(full) is None
+
+
+def test_account_aliases_are_unique_stable_and_name_their_cameras(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    with Store(path, hasher=FAST_HASHER) as first:
+        accounts = [first.add_account(f"user{index}", PASSWORD) for index in range(30)]
+        camera = first.upsert_camera(mac=MAC, owner="user3")
+    assert len({account.alias for account in accounts}) == 30
+    assert camera.alias == f"{accounts[3].alias}:{MAC}"
+    with Store(path, hasher=FAST_HASHER) as second:
+        assert second.list_accounts() == accounts
+        assert second.get_camera(camera.id) == camera
+        assert second.verify_password("user3", PASSWORD).alias == accounts[3].alias
+
+
 def test_tokens_in_full_and_bare_form(store: Store) -> None:
     store.add_account("alice", PASSWORD)
     store.add_account("bob", PASSWORD)
@@ -151,16 +179,20 @@ def test_bad_partner_names_are_refused(store: Store, partner: str) -> None:
 
 
 def test_upsert_creates_once_and_finds_by_mac_or_alias(store: Store) -> None:
-    store.add_account("alice", PASSWORD)
+    alice = store.add_account("alice", PASSWORD)
     created = store.upsert_camera(mac="00-11-22-aa-bb-cc")
-    assert created.mac == MAC and created.alias == "oc9:001122AABBCC"
+    assert created.mac == MAC and created.alias == MAC and created.reported_alias is None
     assert 0 < created.id < CAMERA_ID_LIMIT
     assert len(created.p2p_key) == P2P_KEY_LENGTH and created.p2p_key.isalnum()
     assert created.owner is None and not created.online
-    again = store.upsert_camera(mac="001122AABBCC", alias="oc9:custom", owner="ALICE", name="Hall")
+    again = store.upsert_camera(
+        mac="001122AABBCC", reported_alias="oc9:custom", owner="ALICE", name="Hall"
+    )
     assert again.id == created.id and again.p2p_key == created.p2p_key
-    assert (again.alias, again.owner, again.name) == ("oc9:custom", "alice", "Hall")
+    assert (again.alias, again.owner, again.name) == (f"{alice.alias}:{MAC}", "alice", "Hall")
+    assert again.reported_alias == "oc9:custom"
     assert store.find_camera(alias="oc9:custom").id == created.id
+    assert store.find_camera(alias=f"{alice.alias}:{MAC}").id == created.id
     assert store.find_camera(mac="00:11:22:aa:bb:cc").id == created.id
     assert store.find_camera() is None and store.find_camera(mac="00:00:00:00:00:01") is None
     assert [camera.id for camera in store.list_cameras()] == [created.id]
@@ -284,7 +316,38 @@ def test_an_old_database_is_upgraded_in_place(tmp_path: Path) -> None:
     reopened = sqlite3.connect(path)
     assert schema_version(reopened) == SCHEMA_VERSION == len(MIGRATIONS)
     indexes = {row[0] for row in reopened.execute("SELECT name FROM sqlite_master")}
-    assert {"events_camera", "sessions_camera", "cameras_last_ip"} <= indexes
+    assert {"events_camera", "sessions_camera", "cameras_last_ip", "accounts_alias"} <= indexes
+
+
+def test_the_alias_step_fills_accounts_and_cameras_of_an_old_database(tmp_path: Path) -> None:
+    path = tmp_path / "v2.sqlite3"
+    old = sqlite3.connect(path, isolation_level=None)
+    assert migrate(old, MIGRATIONS[:2]) == 2
+    for index, login in enumerate(("alice", "bob")):
+        old.execute(
+            "INSERT INTO accounts (id, login, login_key, password_hash, created)"
+            " VALUES (?, ?, ?, 'x', '2024-01-01T00:00:00+00:00')",
+            (index + 1, login, login),
+        )
+    # An owned camera that had reported an alias, an unowned one with the old made-up default.
+    for camera_id, alias, mac, owner in (
+        (7, "oc9:mine", MAC, 1),
+        (8, "oc9:001122334455", "00:11:22:33:44:55", None),
+    ):
+        old.execute(
+            "INSERT INTO cameras (id, alias, mac, p2p_key, owner_id, created)"
+            " VALUES (?, ?, ?, 'k', ?, '2024-01-01T00:00:00+00:00')",
+            (camera_id, alias, mac, owner),
+        )
+    old.close()
+    with Store(path, hasher=FAST_HASHER) as upgraded:
+        alice, bob = upgraded.list_accounts()
+        owned, unowned = upgraded.get_camera(7), upgraded.get_camera(8)
+    assert alice.alias != bob.alias and all(
+        ACCOUNT_ALIAS_FORM.fullmatch(account.alias) for account in (alice, bob)
+    )
+    assert (owned.alias, owned.reported_alias) == (f"{alice.alias}:{MAC}", "oc9:mine")
+    assert (unowned.alias, unowned.reported_alias) == ("00:11:22:33:44:55", None)
 
 
 def test_a_failed_migration_step_leaves_the_previous_version(tmp_path: Path) -> None:
