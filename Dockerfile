@@ -1,6 +1,10 @@
 # fakecloud container image: slim Python, non-root user, only the capability to bind ports < 1024.
-# Multi-arch: python:3.12-slim exists for amd64, arm64 and armv7; PyAV ships wheels for amd64 and
-# arm64 (on other architectures pip builds it and needs the FFmpeg development packages).
+# Multi-arch: `docker buildx build --platform linux/amd64,linux/arm64 .` works as is, because
+# python:3.12-slim and every dependency (PyAV, numpy, cryptography) ship wheels for both.
+# armv7 (32-bit Raspberry Pi OS) is not built: PyAV and numpy publish no armv7 wheels, so pip
+# compiles them, which needs build-essential, pkg-config and FFmpeg's development packages
+# (libavformat-dev libavcodec-dev libavdevice-dev libavfilter-dev libswscale-dev
+# libswresample-dev) kept installed, and takes hours on a Pi: run a 64-bit OS instead.
 FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -15,7 +19,8 @@ COPY fakecloud ./fakecloud
 # Security consideration: the process runs as an unprivileged user. Binding DNS (53) and the
 # cloud's ports 80/443 needs CAP_NET_BIND_SERVICE, given to the interpreter as a file capability
 # (Docker grants added capabilities to non-root users only that way); compose drops every other
-# capability, so the file capability is the only privilege the image can ever use.
+# capability, so the file capability is the only privilege the image can ever use. It works for
+# any uid, so `user:` (PUID/PGID in compose) may pick the owner of a bind-mounted folder.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libcap2-bin iputils-ping \
  && pip install . \
@@ -35,8 +40,11 @@ ENV FAKECLOUD_DATA_DIR=/data \
 VOLUME ["/data"]
 EXPOSE 53/udp 53/tcp 80/tcp 443/tcp 5104/tcp 5105/tcp 6178/tcp 6178/udp 8000/tcp 8080/tcp
 
+# Asks /healthz where the settings say the app listens (bind address, HTTP port, config file).
+# Only the HTTP app counts: a DNS shim that cannot have port 53 is a logged warning, not a
+# failure, so a host running systemd-resolved or Pi-hole never sees a restart loop.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('FAKECLOUD_HTTP_PORT', '8000'), timeout=4)"]
+  CMD ["fakecloud", "--log-level", "error", "healthcheck"]
 
 ENTRYPOINT ["fakecloud"]
 CMD ["serve"]

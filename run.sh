@@ -37,11 +37,17 @@ ensure_venv() {
   if [ ! -x "$VENV/bin/python" ]; then
     "$(find_python)" -m venv "$VENV"
   fi
-  if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ] || ! grep -qx "$extras" "$STAMP"; then
+  if ! installed_for "$extras"; then
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q -e ".$extras"
     echo "$extras" > "$STAMP"
   fi
+}
+
+# The stamp names the extras last installed. "[test]" includes everything serve needs, so after
+# ./run.sh test, ./run.sh serve installs nothing, and switching back and forth never reinstalls.
+installed_for() {
+  [ -f "$STAMP" ] && [ ! pyproject.toml -nt "$STAMP" ] && { [ -z "$1" ] || grep -qxF "$1" "$STAMP"; }
 }
 
 ensure_test_tools() {

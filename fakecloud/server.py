@@ -12,7 +12,14 @@ from fakecloud.capture.log import CaptureLog
 from fakecloud.catalogue import load_catalogue
 from fakecloud.cli.certs import ensure_authority
 from fakecloud.core.config import Settings
+from fakecloud.core.login_guard import LoginLimits
 from fakecloud.dns.part import DnsPart
+from fakecloud.frontdoor.budgets import (
+    ConnectionBudget,
+    descriptor_budget,
+    raise_descriptor_limit,
+    throttle_accept_errors,
+)
 from fakecloud.frontdoor.part import FrontDoorPart
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
@@ -36,8 +43,14 @@ def build_runtime(settings: Settings) -> Runtime:
     settings.data_dir.chmod(0o700)
     runtime = Runtime(settings, load_catalogue(settings.extra_hostnames))
     services = runtime.services
-    capture = CaptureLog(settings.captures_dir, settings.capture_max_bytes)
-    store = AsyncStore(Store(settings.database_path))
+    capture = CaptureLog(
+        settings.captures_dir,
+        settings.capture_max_bytes,
+        min_free_bytes=settings.capture_min_free_bytes,
+    )
+    store = AsyncStore(
+        Store(settings.database_path), login_limits=LoginLimits.from_settings(settings)
+    )
     authority = ensure_authority(settings)
     services.update(capture=capture, store=store, authority=authority)
 
@@ -65,10 +78,23 @@ def build_runtime(settings: Settings) -> Runtime:
 
     http = AsgiProtocolFactory(create_app(runtime), max_header_bytes=64 * 1024)
     services["asgi"] = http
+    # One budget for every TCP listener, below the descriptor limit (raised by serve()).
+    budget = ConnectionBudget(
+        descriptor_budget(settings.max_connections), settings.max_connections_per_address
+    )
+    services["connection_budget"] = budget
     if settings.dns_enabled:
         runtime.parts.append(DnsPart(settings, runtime.catalogue, capture))
     runtime.parts += [hub, outputs, relay, broker, viewer]
-    runtime.parts.append(HttpPart(http, settings.bind_address, settings.http_port))
+    runtime.parts.append(
+        HttpPart(
+            http,
+            settings.bind_address,
+            settings.http_port,
+            max_connections=settings.http_max_connections,
+            budget=budget,
+        )
+    )
     door = FrontDoorPart(
         settings.bind_address,
         settings.listening_ports,
@@ -78,6 +104,7 @@ def build_runtime(settings: Settings) -> Runtime:
         recorder=capture,
         relay_handler=relay.handle_stream if relay_shares_tcp else None,
         idle_timeout=settings.idle_timeout,
+        budget=budget,
         extra_hosts=settings.extra_listening_hosts,
     )
     runtime.parts.append(door)
@@ -119,11 +146,20 @@ async def serve(
     settings: Settings, stop: asyncio.Event | None = None, *, demo: bool = False
 ) -> None:
     """Run until SIGINT/SIGTERM (or until `stop` is set); `demo` adds simulated cameras."""
+    before, descriptors = raise_descriptor_limit()
     runtime = build_runtime(settings)
+    log.info(
+        "descriptor limit %d (was %d); connection budget %d in all, %d per address",
+        descriptors,
+        before,
+        runtime.services["connection_budget"].total,
+        settings.max_connections_per_address,
+    )
     if demo:
         runtime.parts.append(DemoPart(runtime))
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    throttle_accept_errors(loop)
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)

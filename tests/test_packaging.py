@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import subprocess
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -41,7 +44,8 @@ def test_compose_uses_host_networking_and_least_privilege() -> None:
     assert service["network_mode"] == "host"
     assert service["cap_drop"] == ["ALL"]
     assert service["cap_add"] == ["NET_BIND_SERVICE"]
-    assert "no-new-privileges:true" in service["security_opt"]
+    # no_new_privs would make the image's file capability inert: low ports could not be bound.
+    assert "no-new-privileges:true" not in service.get("security_opt", [])
     assert service["restart"] == "unless-stopped"
     assert service["read_only"] is True
     assert "ports" not in service  # meaningless (and rejected) with host networking
@@ -54,20 +58,24 @@ def test_compose_keeps_state_in_a_volume() -> None:
     assert "fakecloud-data" in document["volumes"]
 
 
-def test_compose_healthcheck_probes_healthz() -> None:
+def test_compose_healthcheck_asks_the_configured_address() -> None:
     check = compose_service()["healthcheck"]
-    assert check["test"][0] == "CMD"
-    assert "/healthz" in " ".join(check["test"])
-    assert {"interval", "timeout", "retries"} <= set(check)
+    assert check["test"][:2] == ["CMD", "fakecloud"] and "healthcheck" in check["test"]
+    assert {"interval", "timeout", "retries", "start_period"} <= set(check)
 
 
-def test_compose_environment_uses_fixed_setting_names() -> None:
-    from fakecloud.core.config import Settings
+def test_compose_passes_every_setting_through_an_optional_env_file() -> None:
+    service = compose_service()
+    assert service["env_file"] == [{"path": ".env", "required": False}]
+    # An `environment:` entry would override the same variable from .env.
+    assert "environment" not in service
 
-    known = {f"FAKECLOUD_{name.upper()}" for name in Settings.model_fields}
-    environment = compose_service()["environment"]
-    assert set(environment) <= known
-    assert environment["FAKECLOUD_DNS_PORT"].endswith("53}")
+
+def test_compose_user_follows_puid_and_pgid() -> None:
+    user = compose_service()["user"]
+    assert user == "${PUID:-10001}:${PGID:-10001}"
+    useradd = " ".join(a for k, a in dockerfile_instructions() if k == "RUN")
+    assert "--uid 10001" in useradd  # the default matches the image's own user
 
 
 def test_dockerfile_is_well_formed() -> None:
@@ -98,7 +106,68 @@ def test_dockerfile_runs_as_non_root_with_bind_capability_only() -> None:
 
 def test_dockerfile_healthcheck_matches_compose() -> None:
     healthcheck = next(a for k, a in dockerfile_instructions() if k == "HEALTHCHECK")
-    assert "/healthz" in healthcheck
+    command = json.loads(healthcheck.partition("CMD")[2])
+    assert command == compose_service()["healthcheck"]["test"][1:]
+    # Only the HTTP app is asked: a DNS shim without port 53 must not make it unhealthy.
+    assert "53" not in healthcheck and "dns" not in healthcheck.lower()
+
+
+def test_the_image_serves_by_default_and_names_its_architectures() -> None:
+    instructions = dict(dockerfile_instructions())
+    assert json.loads(instructions["ENTRYPOINT"]) == ["fakecloud"]
+    assert json.loads(instructions["CMD"]) == ["serve"]
+    text = (REPO / "Dockerfile").read_text()
+    assert "linux/amd64,linux/arm64" in text and "armv7" in text
+
+
+def test_dockerignore_keeps_secrets_and_state_out_of_the_image() -> None:
+    ignored = (REPO / ".dockerignore").read_text().split()
+    assert {".env", "fakecloud-data", ".venv", "certs"} <= set(ignored)
+
+
+def test_pyproject_uses_an_spdx_license() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "MIT"
+    assert "setuptools>=77" in project["build-system"]["requires"]
+
+
+def _fake_venv(tmp_path: Path) -> tuple[Path, Path]:
+    """A stand-in virtual environment whose python and fakecloud only log how they were run."""
+    venv, calls = tmp_path / "venv", tmp_path / "calls"
+    (venv / "bin").mkdir(parents=True)
+    for tool in ("python", "fakecloud"):
+        script = venv / "bin" / tool
+        script.write_text(f'#!/bin/sh\necho "{tool} $*" >> "{calls}"\n')
+        script.chmod(0o755)
+    return venv, calls
+
+
+def test_switching_from_test_to_serve_installs_nothing(tmp_path: Path) -> None:
+    venv, calls = _fake_venv(tmp_path)
+    env = {**os.environ, "FAKECLOUD_VENV": str(venv)}
+
+    def run_sh(*args: str) -> list[str]:
+        calls.write_text("")
+        subprocess.run([str(REPO / "run.sh"), *args], env=env, check=True, timeout=60)
+        return calls.read_text().splitlines()
+
+    (venv / ".installed").write_text("[test]\n")  # as ./run.sh test leaves it
+    assert run_sh("serve") == ["fakecloud serve"]
+    assert run_sh("account", "list") == ["fakecloud account list"]
+    (venv / ".installed").write_text("\n")  # as ./run.sh serve leaves it on a fresh clone
+    installed = run_sh("serve")
+    assert installed == ["fakecloud serve"]
+
+
+def test_an_older_stamp_than_pyproject_reinstalls(tmp_path: Path) -> None:
+    venv, calls = _fake_venv(tmp_path)
+    stamp = venv / ".installed"
+    stamp.write_text("[test]\n")
+    os.utime(stamp, (0, 0))
+    env = {**os.environ, "FAKECLOUD_VENV": str(venv)}
+    subprocess.run([str(REPO / "run.sh"), "serve"], env=env, check=True, timeout=60)
+    logged = calls.read_text().splitlines()
+    assert "python -m pip install -q -e ." in logged and logged[-1] == "fakecloud serve"
 
 
 def test_ci_script_runs_the_readme_test_command() -> None:

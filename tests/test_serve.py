@@ -66,6 +66,9 @@ def start_server(data_dir: Path, *args: str, **env: str) -> RunningServer:
         for line in process.stderr:  # ends when the child exits; pytest-timeout bounds the wait
             log.append(line)
             if READY_LINE in line:
+                if any("already in use" in seen for seen in log):
+                    process.terminate()  # a port was taken meanwhile; it serves without it
+                    continue
                 return RunningServer(
                     process,
                     ports["FAKECLOUD_HTTP_PORT"],

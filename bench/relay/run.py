@@ -27,8 +27,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from fakecloud.core.config import Settings
-from fakecloud.net.sdnk import Address, Register
+from fakecloud.net.sdnk import Address, Connect, Connected, Register, RelayAck, decode
 from fakecloud.relay import RelayPart
+from fakecloud.relay.part import PROOF_ROUNDS
 
 HOST = "127.0.0.1"
 DATAGRAM_BYTES = 1200
@@ -82,10 +83,11 @@ async def _child(mode: str, viewers: int) -> None:
             http_port=0,
             cloud_ports=[],
         )
-        relay = RelayPart(settings)
+        # Every measured viewer is on loopback: one host, so lift its per-host share.
+        relay = RelayPart(settings, max_viewer_sockets_per_host=viewers)
         await relay.start()
         for index in range(viewers):
-            relay.allocate(CAMERA_ID, "video", f"v{index}")
+            relay.allocate(CAMERA_ID, "video", f"v{index}", viewer_host=HOST)
         port = relay.port
     else:
         transport, _ = await loop.create_datagram_endpoint(_Baseline, local_addr=(HOST, 0))
@@ -128,12 +130,27 @@ class _Receiver(asyncio.DatagramProtocol):
 
 
 async def _handshake(sock: socket.socket, mode: str, port: int, hello: bytes) -> None:
+    """Baseline: hello, "ok". Relay: REGISTER, PEERS; a viewer then acknowledges and echoes
+    the relay's CONNECT challenges as both public clients do (the camera got RELAY_ACK too)."""
     loop = asyncio.get_running_loop()
-    await loop.sock_sendto(sock, hello, (HOST, port))
+    relay = (HOST, port)
+    await loop.sock_sendto(sock, hello, relay)
     async with asyncio.timeout(5):
-        await loop.sock_recvfrom(sock, 4096)  # PEERS (relay) or "ok" (baseline)
-        if mode == "relay":
-            await loop.sock_recvfrom(sock, 4096)  # RELAY_ACK came first
+        first, _ = await loop.sock_recvfrom(sock, 4096)
+        if mode != "relay":
+            return
+        packet = decode(first)
+        if isinstance(packet, RelayAck):
+            await loop.sock_recvfrom(sock, 4096)  # the camera: RELAY_ACK, then PEERS
+            return
+        register = decode(hello)
+        assert isinstance(register, Register)
+        ack = RelayAck(register.channel, register.kind, register.ids)
+        await loop.sock_sendto(sock, ack.encode(), relay)
+        for _ in range(PROOF_ROUNDS):
+            challenge = decode((await loop.sock_recvfrom(sock, 4096))[0])
+            assert isinstance(challenge, Connect)
+            await loop.sock_sendto(sock, Connected(challenge.counter).encode(), relay)
 
 
 def _hello(mode: str, sock: socket.socket, ids: tuple[str, str] | None, fallback: bytes) -> bytes:

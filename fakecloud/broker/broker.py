@@ -26,6 +26,8 @@ from fakecloud.broker.redirects import (
 )
 from fakecloud.broker.session import ConnectionInfoLike, Session
 from fakecloud.core.config import Settings
+from fakecloud.core.login_guard import LoginRefused
+from fakecloud.core.rates import TokenBucket
 from fakecloud.core.recording import Recorder
 from fakecloud.net.commands import Command, CommandError, parse_command
 from fakecloud.net.cxnet import (
@@ -38,11 +40,13 @@ from fakecloud.net.cxnet import (
 )
 from fakecloud.net.properties import Properties, PropertiesError, encode_properties
 from fakecloud.net.properties import parse_properties as parse_props
+from fakecloud.store.store import identity_proves
 
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 64 * 1024
-# A connection must log in within this many seconds (capped by Settings.idle_timeout).
+# A connection must log in within this many seconds of connecting, however it spreads its bytes
+# (capped by Settings.idle_timeout).
 LOGIN_TIMEOUT = 30.0
 # Frames tolerated (and recorded) before a login; an unknown client gets room to show itself.
 MAX_FRAMES_BEFORE_LOGIN = 32
@@ -51,9 +55,15 @@ REPLY_WINDOW = 60.0
 MAX_PENDING_REPLIES = 10_000
 # A redirect hint about DNS is logged at most this often (seconds).
 RETURN_HINT_INTERVAL = 60.0
+# Logins refused by the login limits are logged at most this often (seconds).
+LIMITED_LOG_INTERVAL = 60.0
 # The NetCam's cloud record lists local port 9490 (docs/protocol.md section 5).
 DEFAULT_CAMERA_LPORT = 9490
 STOP_GRACE = 5.0
+# A refused claim on a camera becomes one of its events at most this often (seconds).
+CLAIM_EVENT_INTERVAL = 10.0
+MAX_CLAIMS_NOTED = 4096
+CLAIM_EVENT = "claim-refused"
 
 CommandInterceptor = Callable[[Session, Frame, Command, Session], Awaitable[bool]]
 # `(camera_id, online)`: a camera's session began (its login reply is already sent) or ended.
@@ -87,7 +97,12 @@ class CameraOfflineError(BrokerError):
 
 
 class _ForeignCamera(Exception):
-    """Internal: a login names a camera that another account owns."""
+    """Internal: a login names a camera it may not speak for (`reason` is for the owner)."""
+
+    def __init__(self, camera: Any, reason: str) -> None:
+        super().__init__(reason)
+        self.camera = camera
+        self.reason = reason
 
 
 class _CloseConnection(Exception):
@@ -159,15 +174,19 @@ class Broker:
         self.broker_port = broker_port or (lambda: settings.broker_port)
         self._redirect_memory = RedirectMemory(RETURN_HOLD_OFF if settings.broker_port else 0.0)
         self._fingerprints = CredentialFingerprints()
+        self._claims_noted: dict[int, float] = {}
         self._return_hint_logged = float("-inf")
+        self._limited_logged = float("-inf")
         self._handlers: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self.counters = {
             "logins_ok": 0,
             "logins_failed": 0,
+            "logins_limited": 0,
             "redirects": 0,
             "commands_routed": 0,
             "malformed_frames": 0,
+            "frames_dropped": 0,
         }
 
     # -- Part ---------------------------------------------------------------------------------
@@ -256,8 +275,21 @@ class Broker:
         task = asyncio.current_task()
         if task is not None:
             self._handlers.add(task)
-        decoder = FrameDecoder(max_body=self.settings.max_request_bytes)
-        state = _ConnectionState(info, writer)
+        settings = self.settings
+        # Security consideration: until it logs in, a connection may buffer one login-sized
+        # frame, not max_request_bytes (a thousand silent connections would hold a GiB).
+        decoder = FrameDecoder(
+            max_body=settings.max_request_bytes, max_frame=settings.max_login_frame_bytes
+        )
+        loop_time, rate = asyncio.get_running_loop().time, settings.session_frame_rate
+        state = _ConnectionState(
+            info,
+            writer,
+            login_deadline=loop_time() + min(LOGIN_TIMEOUT, settings.idle_timeout),
+            frame_budget=TokenBucket(rate, settings.session_frame_burst, loop_time),
+            flood_budget=TokenBucket(rate, settings.session_flood_frames, loop_time),
+            reader=reader,
+        )
         try:
             while not self._stopping:
                 data = await self._read(reader, state)
@@ -270,6 +302,8 @@ class Broker:
                     break
                 for frame in frames:
                     await self._dispatch(frame, state)
+                if state.session is not None:
+                    decoder.max_frame = None
         except _CloseConnection:
             pass
         except (ConnectionError, OSError) as error:
@@ -284,15 +318,20 @@ class Broker:
                 self._handlers.discard(task)
 
     async def _read(self, reader: asyncio.StreamReader, state: _ConnectionState) -> bytes:
+        loop = asyncio.get_running_loop()
         if state.session is None:
-            limit = min(LOGIN_TIMEOUT, self.settings.idle_timeout)
+            # Security consideration: one deadline for the whole login, not one per read, so a
+            # client trickling a byte at a time cannot stay unauthenticated for long.
+            deadline, chunk = state.login_deadline, self.settings.max_login_frame_bytes
+            why = "did not log in in time"
         else:
-            limit = self.settings.keepalive_timeout
+            deadline, chunk = loop.time() + self.settings.keepalive_timeout, READ_CHUNK
+            why = f"silent for {self.settings.keepalive_timeout:g} s"
         try:
-            async with asyncio.timeout(limit):
-                data = await reader.read(READ_CHUNK)
+            async with asyncio.timeout_at(deadline):
+                data = await reader.read(chunk)
         except TimeoutError:
-            state.end_reason = f"silent for {limit:g} s"
+            state.end_reason = why
             return b""
         if not data:
             state.end_reason = "connection closed"
@@ -300,6 +339,8 @@ class Broker:
 
     async def _dispatch(self, frame: Frame, state: _ConnectionState) -> None:
         session = state.session
+        if session is not None and not self._within_frame_rate(session, state):
+            return
         if frame.action == Action.LOGIN:
             if session is not None:
                 self._send_error(session, "already-logged-in", "this connection is logged in")
@@ -323,6 +364,25 @@ class Broker:
         else:
             self._record_frame(session.info, frame, note=f"unhandled from {session.role}")
 
+    def _within_frame_rate(self, session: Session, state: _ConnectionState) -> bool:
+        """Security consideration: a session's frames are rate-limited (a token bucket); excess
+        frames are dropped and counted, and a session that keeps flooding far beyond the rate is
+        closed. A client keeping to the rate (K keepalives every 20 s) never notices."""
+        if state.frame_budget.take():
+            return True
+        self.counters["frames_dropped"] += 1
+        state.frames_dropped += 1
+        if not state.flood_budget.take():
+            log.warning(
+                "closing %s: %d frames dropped over the rate of %g per second",
+                session.describe(),
+                state.frames_dropped,
+                self.settings.session_frame_rate,
+            )
+            state.end_reason = "frame flood"
+            raise _CloseConnection
+        return False
+
     def _malformed(self, info: ConnectionInfoLike, data: bytes, error: str) -> None:
         self.counters["malformed_frames"] += 1
         log.warning("closing %s from %s: malformed CXNet frame (%s)", info.id, info.peer[0], error)
@@ -344,7 +404,7 @@ class Broker:
         request = read_login(options, body)
         account = None
         if request.known_form:
-            account = await self._authenticate(request)
+            account = await self._authenticate(request, frame, state)
             if account is None:
                 why = _refusal_reason(request)
                 await self._login_failed(state, frame, request, why)
@@ -352,8 +412,9 @@ class Broker:
             await self._login_failed(state, frame, request, "unknown login form (strict policy)")
         try:
             camera = await self._bind_camera(request, account, info)
-        except _ForeignCamera:
-            await self._login_failed(state, frame, request, "camera belongs to another account")
+        except _ForeignCamera as refusal:
+            await self._note_claim(refusal, info)
+            await self._login_failed(state, frame, request, refusal.reason)
         if request.role == "camera" or not request.known_form:
             # The camera's login is [U]: keep every one so the real form can be learned.
             self._record_login(info, frame, request)
@@ -389,15 +450,33 @@ class Broker:
             self._announce_presence(session.camera.id, True)
         return session
 
-    async def _authenticate(self, request: LoginRequest) -> Any:
+    async def _authenticate(
+        self, request: LoginRequest, frame: Frame, state: _ConnectionState
+    ) -> Any:
         """The account a login's credentials prove, or None. Public Tend clients leave CX_UNAME
         empty and send only `<partner>.accessToken:<token>`: the token alone names the account.
-        With a CX_UNAME, the token or password must belong to that login."""
+        With a CX_UNAME, the token or password must belong to that login. A token is a hash
+        lookup; a password is checked under the login limits (fakecloud/core/login_guard.py)."""
         assert request.secret is not None
-        if request.is_token and not request.login:
-            return await self.store.account_for_token(request.secret)
-        verify = self.store.verify_token if request.is_token else self.store.verify_password
-        return await verify(request.login, request.secret)
+        if request.is_token:
+            if not request.login:
+                return await self.store.account_for_token(request.secret)
+            return await self.store.verify_token(request.login, request.secret)
+
+        async def still_waiting() -> bool:
+            reader = state.reader
+            gone = reader is not None and (reader.at_eof() or reader.exception() is not None)
+            return not (gone or state.writer.is_closing())
+
+        try:
+            return await self.store.verify_password(
+                request.login,
+                request.secret,
+                client=state.info.peer[0],
+                still_waiting=still_waiting,
+            )
+        except LoginRefused as refusal:
+            await self._login_failed(state, frame, request, str(refusal), checked=False)
 
     async def _account_alias(self, account: Any, camera: Any) -> str | None:
         """The alias of the session's account: the one logged in, else the camera's owner."""
@@ -411,7 +490,11 @@ class Broker:
     async def _bind_camera(
         self, request: LoginRequest, account: Any, info: ConnectionInfoLike
     ) -> Any:
-        """The camera record a login speaks for (None when it names none we can find)."""
+        """The camera record a login speaks for (None when it names none we can find).
+
+        Security consideration: a login speaks for a camera only with its proof (the owner's
+        credentials, or the identity secret it was bound with); one fakecloud cannot verify
+        makes a *pending* camera that an owner must approve (docs/broker.md, Pairing)."""
         if request.role == "app" and request.known_form:
             return None
         store = self.store
@@ -420,20 +503,61 @@ class Broker:
             existing = await store.find_camera(mac=request.mac, alias=request.alias)
         elif not request.known_form:
             existing = await store.find_camera(ip=info.peer[0])
-        if account is not None and existing is not None and existing.owner:
-            # Security consideration: a login for one account never takes over another's camera;
-            # the owner must `fakecloud camera forget` it first.
-            if existing.owner.lower() != account.login.lower():
-                raise _ForeignCamera
-        if request.mac and (existing is None or account is not None):
-            # Security consideration: in learning mode a device without credentials may create an
-            # unowned record (that is how the real login form gets learned); strict mode refuses.
-            return await store.upsert_camera(
+        if account is not None:
+            if existing is not None and existing.owner:
+                # The owner must `fakecloud camera forget` it before another account has it.
+                if existing.owner.casefold() != account.login.casefold():
+                    raise _ForeignCamera(existing, "camera belongs to another account")
+            if request.mac:
+                return await store.upsert_camera(
+                    mac=request.mac, reported_alias=request.alias, owner=account.login
+                )
+            return existing
+        if existing is not None and not _proves(existing, request):
+            raise _ForeignCamera(existing, "the login does not prove this camera's identity")
+        if existing is None and request.mac:
+            existing = await store.add_pending_camera(
                 mac=request.mac,
                 reported_alias=request.alias,
-                owner=account.login if account is not None else None,
+                identity_secret=request.identity_secret,
             )
+        if existing is not None and existing.pending:
+            # A pairing window (`fakecloud pair`) is the owner saying "the next one is mine".
+            owner = await store.pairing_account()
+            if owner is not None:
+                existing = await store.approve_camera(existing.id, owner, request.identity_secret)
+                log.info("camera %s paired with %s (pairing window)", existing.mac, owner)
         return existing
+
+    async def _note_claim(self, refusal: _ForeignCamera, info: ConnectionInfoLike) -> None:
+        """Show the owner a refused claim on their camera, at most one per camera per
+        interval (a flood of claims must not flood the camera's events)."""
+        camera = refusal.camera
+        now = asyncio.get_running_loop().time()
+        if now - self._claims_noted.get(camera.id, float("-inf")) < CLAIM_EVENT_INTERVAL:
+            return
+        if len(self._claims_noted) >= MAX_CLAIMS_NOTED:
+            self._claims_noted.clear()
+        self._claims_noted[camera.id] = now
+        host = info.peer[0]
+        message = f"a device claimed to be {camera.name or camera.alias} from {host}"
+        log.warning("%s (camera %s): %s", message, camera.id, refusal.reason)
+        with contextlib.suppress(Exception):  # the camera may be forgotten meanwhile
+            await self.store.add_event(
+                camera.id, CLAIM_EVENT, {"message": message, "peer": host, "reason": refusal.reason}
+            )
+
+    async def camera_changed(self, camera_id: int) -> None:
+        """Re-read a camera whose owner changed (an approval): its live session, if any, now
+        speaks for the new owner without logging in again."""
+        session = self._camera_sessions.get(camera_id)
+        camera = await self.store.get_camera(camera_id)
+        if session is None or camera is None:
+            return
+        self._index_aliases(session.camera, add=False)
+        session.camera = camera
+        session.account_alias = await self._account_alias(None, camera)
+        self._index_aliases(camera, add=True)
 
     async def _camera_online(self, session: Session, request: LoginRequest) -> None:
         camera = session.camera
@@ -473,9 +597,10 @@ class Broker:
         reply: dict[str, str] = {"sid": sid, "session-id": sid}
         if session.camera is not None:
             reply |= {"alias": session.camera.alias, "device-id": str(session.camera.id)}
-            if session.login:
+            if session.camera.owner:
                 # How a camera learns its media key is [U]; our hypothesis is this reply.
-                # Security consideration: only a login with the owner's credentials gets it.
+                # Security consideration: only an owned camera's login, which proved itself
+                # (_bind_camera), gets it; a pending camera gets nothing of an owner's.
                 reply["p2p-key"] = session.camera.p2p_key
         elif session.login:
             cameras = await self.store.list_cameras(owner=session.login)
@@ -570,14 +695,37 @@ class Broker:
         await self._reply_and_close(state, replace_frame(frame, Action.LOGIN, body))
 
     async def _login_failed(
-        self, state: _ConnectionState, frame: Frame, request: LoginRequest, why: str
+        self,
+        state: _ConnectionState,
+        frame: Frame,
+        request: LoginRequest,
+        why: str,
+        *,
+        checked: bool = True,
     ) -> None:
-        self.counters["logins_failed"] += 1
-        log.warning("login refused for %r from %s: %s", request.login, state.info.peer[0], why)
-        # Recorded like any login the owner may need to look into, the secret left out.
-        self._record_login(state.info, frame, request, refused=why)
-        await self.store.log_session(None, request.login, request.role, _peer(state.info), why)
-        # Security consideration: one answer for every refusal, so it tells nothing about why.
+        """Refuse the login and close. `checked=False`: refused by the login limits without a
+        check; only counted and logged now and then, so a flood cannot fill the logs and the
+        store with copies of itself."""
+        if checked:
+            self.counters["logins_failed"] += 1
+            log.warning("login refused for %r from %s: %s", request.login, state.info.peer[0], why)
+            # Recorded like any login the owner may need to look into, the secret left out.
+            self._record_login(state.info, frame, request, refused=why)
+            await self.store.log_session(None, request.login, request.role, _peer(state.info), why)
+        else:
+            self.counters["logins_limited"] += 1
+            now = asyncio.get_running_loop().time()
+            if now - self._limited_logged >= LIMITED_LOG_INTERVAL:
+                self._limited_logged = now
+                log.warning(
+                    "login limits refused %d logins so far (latest for %r from %s: %s)",
+                    self.counters["logins_limited"],
+                    request.login,
+                    state.info.peer[0],
+                    why,
+                )
+        # Security consideration: one answer for every refusal, so it tells nothing about why
+        # (a wrong password, the login limits and an unknown camera all look the same).
         await self._refuse(state, frame, "login-failed", "login refused")
 
     async def _refuse(self, state: _ConnectionState, frame: Frame, code: str, reason: str) -> None:
@@ -767,7 +915,7 @@ class Broker:
         self._record(
             "login",
             info,
-            data=None if request.secret else frame.options + frame.body,
+            data=None if request.secret or request.identity_secret else frame.options + frame.body,
             decoded=request.reported,
             role=request.role,
             known_form=request.known_form,
@@ -788,9 +936,15 @@ class Broker:
 class _ConnectionState:
     info: ConnectionInfoLike
     writer: asyncio.StreamWriter
+    login_deadline: float
+    # a session's frames (refilled at session_frame_rate), and the drops tolerated beyond it
+    frame_budget: TokenBucket
+    flood_budget: TokenBucket
     session: Session | None = None
     frames_before_login: int = 0
+    frames_dropped: int = 0
     end_reason: str = "connection closed"
+    reader: asyncio.StreamReader | None = None  # to tell whether a waiting login still waits
 
 
 def replace_frame(frame: Frame, action: int, body: bytes) -> Frame:
@@ -810,6 +964,15 @@ def _refusal_reason(request: LoginRequest) -> str:
     if not request.is_token:
         return "wrong login or password"
     return "token not valid for this login" if request.login else "unknown token"
+
+
+def _proves(camera: Any, request: LoginRequest) -> bool:
+    """Whether a login without account credentials may speak for this known camera."""
+    if camera.identity_hash:
+        return identity_proves(camera, request.identity_secret)
+    # Nothing of an owner's is at stake in a pending camera; an owned one without a secret
+    # speaks only with its owner's credentials, unless the owner paired it knowing that.
+    return bool(camera.pending or camera.accepts_unproven)
 
 
 def _owned_by(camera: Any, asker: Session) -> bool:

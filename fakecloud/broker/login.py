@@ -20,6 +20,23 @@ SECRET_KEYS = ("CX_PASSWD", "password", "passwd")
 MAC_KEYS = ("mac", "MAC", "CX_MAC", "device-mac", "deviceMac", "mac_address")
 ALIAS_KEYS = ("alias", "CX_ALIAS", "deviceId", "device-id", "CX_DEVICEID")
 FIRMWARE_KEYS = ("firmware", "firmware-version", "fw_version", "sw_version", "current_version")
+# Secret-like fields a camera's own login might carry instead of an owner's password (the real
+# form is [U]): kept only as a hash, the camera's identity proof on later logins.
+IDENTITY_SECRET_KEYS = (
+    "secret",
+    "device-secret",
+    "deviceSecret",
+    "device_secret",
+    "CX_SECRET",
+    "CX_KEY",
+    "CX_TOKEN",
+    "token",
+    "auth",
+    "authkey",
+    "key",
+)
+# Longer identity values (alias, firmware) are not names but junk: they are ignored.
+MAX_IDENTITY_LENGTH = 128
 # What the app login reports about itself; kept in the session log.
 APP_INFO_KEYS = (
     "partner-id",
@@ -64,6 +81,8 @@ class LoginRequest:
     alias: str | None
     firmware: str | None
     reported: dict[str, str] = field(default_factory=dict)
+    # A secret-like field of a login without account credentials (see IDENTITY_SECRET_KEYS).
+    identity_secret: str | None = None
 
     @property
     def known_form(self) -> bool:
@@ -84,10 +103,10 @@ def read_login(options: Properties, body: Properties) -> LoginRequest:
     """
     raw_mac = _first(MAC_KEYS, options, body)
     mac = normalise_mac(raw_mac) if raw_mac else None
-    alias = _first(ALIAS_KEYS, options, body)
+    alias = _bounded(_first(ALIAS_KEYS, options, body))
     reported = body.as_dict() | options.as_dict()
-    for key in SECRET_KEYS:
-        # Security consideration: the secret never travels further than this object.
+    for key in (*SECRET_KEYS, *IDENTITY_SECRET_KEYS):
+        # Security consideration: secrets never travel further than this object.
         reported.pop(key, None)
     return LoginRequest(
         role="camera" if mac or alias else "app",
@@ -95,6 +114,11 @@ def read_login(options: Properties, body: Properties) -> LoginRequest:
         secret=_first(SECRET_KEYS, options),
         mac=mac,
         alias=alias,
-        firmware=_first(FIRMWARE_KEYS, options, body) if mac or alias else None,
+        firmware=_bounded(_first(FIRMWARE_KEYS, options, body)) if mac or alias else None,
         reported=reported,
+        identity_secret=_first(IDENTITY_SECRET_KEYS, options, body),
     )
+
+
+def _bounded(value: str | None) -> str | None:
+    return value if value is not None and len(value) <= MAX_IDENTITY_LENGTH else None

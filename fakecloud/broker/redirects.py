@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import secrets
 import time
 from collections import OrderedDict, deque
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 
 from fakecloud.broker.session import ConnectionInfoLike
 from fakecloud.catalogue import normalise
+from fakecloud.core.netinfo import same_address
 
 # Clients come back within about 0.3 s. A redirect not followed within this is forgotten; it is
 # shorter than K's 3 s retry delay, so a K client misled by a stale entry succeeds on its retry.
@@ -60,7 +60,7 @@ class ReturnPaths:
             return True
         if info.sni is not None and normalise(info.sni) == self.hostname:
             return True
-        return self.own_address and _same_address(info.local_address, self.address)
+        return self.own_address and same_address(info.local_address, self.address) is True
 
     def target(self, info: ConnectionInfoLike) -> tuple[str, int]:
         """`(host, port)` for the redirect body: a name, unless the client connected with TLS
@@ -135,13 +135,3 @@ class CredentialFingerprints:
         message = "\0".join(part or "" for part in identity).encode("utf-8", "surrogatepass")
         digest = hmac.digest(self._key, message, hashlib.sha256)[:16]
         return (peer_host, digest, role)
-
-
-def _same_address(first: str, second: str) -> bool:
-    try:
-        mine, other = ipaddress.ip_address(first.split("%", 1)[0]), ipaddress.ip_address(second)
-    except ValueError:
-        return False
-    if isinstance(mine, ipaddress.IPv6Address) and mine.ipv4_mapped:
-        mine = mine.ipv4_mapped  # a dual-stack listener reports IPv4 peers this way
-    return mine == other

@@ -8,10 +8,14 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from fakecloud.capture.log import rotated_file
-
+CURRENT_FILE = "capture.jsonl"
 MAX_LINE_CHARS = 16 << 20
 _ROTATED_NAME = re.compile(r"capture\.(\d{1,6})\.jsonl")
+
+
+def rotated_file(index: int) -> str:
+    """capture.jsonl is index 0, then capture.1.jsonl (the newest rotated), capture.2.jsonl..."""
+    return CURRENT_FILE if index == 0 else f"capture.{index}.jsonl"
 
 
 class CaptureFormatError(ValueError):

@@ -10,6 +10,7 @@ import sys
 from fakecloud.core.config import Settings
 from fakecloud.core.errors import UserError
 from fakecloud.store import Store
+from fakecloud.store.store import TOKEN_MARKER
 
 
 def open_store(settings: Settings) -> Store:
@@ -76,7 +77,8 @@ def _password_arguments(parser: argparse.ArgumentParser) -> None:
 def read_password(args: argparse.Namespace) -> str:
     if args.password is not None:
         return str(args.password)
-    if args.password_stdin:
+    # At a terminal, --password-stdin would echo the password as it is typed: prompt instead.
+    if args.password_stdin and not sys.stdin.isatty():
         return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
     if not sys.stdin.isatty():
         raise UserError("give the password with --password, --password-stdin or at a terminal")
@@ -153,5 +155,20 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
                 for token in tokens:
                     print(f"token {token['id']}  partner {token['partner']}  {token['created']}")
         else:
-            print(store.issue_token(args.login, args.partner))
+            token = store.issue_token(args.login, args.partner)
+            print(token)
+            print(_token_explanation(token), file=sys.stderr)
     return 0
+
+
+def _token_explanation(token: str) -> str:
+    """What the two parts are for: `<partner>.accessToken:` names the app family the token is
+    for, the rest is the secret; public clients differ in which form they send."""
+    prefix = token.partition(TOKEN_MARKER)[0]
+    return (
+        "Shown once; only its hash is kept.\n"
+        f"Apps and Home Assistant log in with the whole line ('{prefix}{TOKEN_MARKER}' and the "
+        "token) as the password and an empty user name.\n"
+        f"REST clients send it as 'Authorization: Bearer', whole or only the part after "
+        f"'{TOKEN_MARKER}'; 'fakecloud sim app --token' takes either form too."
+    )

@@ -17,8 +17,11 @@ RECENT_EVENTS = 10
 def register(commands: argparse._SubParsersAction) -> None:
     camera = commands.add_parser(
         "camera",
-        help="list, show and forget cameras",
-        description="Cameras are added when they first log in to fakecloud.",
+        help="list, show, approve and forget cameras",
+        description=(
+            "Cameras are added when they first log in to fakecloud. One that logged in without "
+            "its owner's credentials is pending until approved (or paired: 'fakecloud pair')."
+        ),
     )
     actions = camera.add_subparsers(title="actions", metavar="ACTION", required=True)
 
@@ -34,6 +37,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--show-key", action="store_true", help="include the camera's p2p key (its AES key)"
     )
     show.set_defaults(handler=_show)
+
+    approve = actions.add_parser(
+        "approve", help="give a pending camera its owner (see 'camera list')"
+    )
+    approve.add_argument("id", type=int)
+    approve.add_argument("--account", required=True, help="the account that owns it")
+    approve.set_defaults(handler=_approve)
 
     forget = actions.add_parser(
         "forget", help="delete a camera and its events (it is re-added if it logs in again)"
@@ -52,9 +62,11 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     else:
         for camera in cameras:
             state = "online " if camera.online else "offline"
+            owner = f"owner {camera.owner}" if camera.owner else "PENDING"
             print(
-                f"{camera.id:<14} {camera.mac}  {state}  owner {camera.owner or '-':<16} "
-                f"{camera.name or camera.alias}"
+                f"{camera.id:<14} {camera.mac}  {state}  {owner:<22} "
+                f"{camera.name or camera.alias}  from {camera.last_ip or '-'}  "
+                f"last seen {camera.to_json()['last_seen'] or 'never'}"
             )
     return 0
 
@@ -83,6 +95,19 @@ def _print_camera(camera: Camera, record: dict[str, Any]) -> None:
     print(f"dst id       {camera.id}:{camera.mac}")
     for event in record["recent_events"]:
         print(f"event        {event['time']}  {event['kind']}  {json.dumps(event['data'])}")
+
+
+def _approve(args: argparse.Namespace, settings: Settings) -> int:
+    with open_store(settings) as store:
+        camera = store.approve_camera(args.id, args.account)
+    print(f"camera {camera.id} ({camera.mac}) belongs to {camera.owner}")
+    if camera.accepts_unproven:
+        print(
+            "warning: its login carries no secret, so it cannot prove who it is: any device "
+            "that names its MAC can take its place. Give it the owner's credentials if it can."
+        )
+    print("a running server applies this at the camera's next login")
+    return 0
 
 
 def _forget(args: argparse.Namespace, settings: Settings) -> int:

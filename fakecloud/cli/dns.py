@@ -10,6 +10,7 @@ import signal
 
 from fakecloud.catalogue import load_catalogue
 from fakecloud.core.config import Settings
+from fakecloud.core.errors import UserError
 from fakecloud.dns import DnsPart
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ async def run_dns(settings: Settings, stop: asyncio.Event | None = None) -> None
             loop.add_signal_handler(signum, stop.set)
     part = DnsPart(settings, load_catalogue(settings.extra_hostnames))
     await part.start()
+    if part.failure is not None:
+        raise UserError(f"cannot run the DNS shim: {part.failure}")
     log.info("DNS shim is running; press Ctrl-C to stop")
     try:
         await stop.wait()

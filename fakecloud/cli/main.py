@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
+import os
+import pwd
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from fakecloud import __version__
-from fakecloud.core.config import Settings, load_settings
+from fakecloud.core.config import Settings, load_settings, unknown_variables
 from fakecloud.core.errors import UserError
 from fakecloud.core.logs import configure_logging
 
@@ -23,9 +28,22 @@ COMMAND_MODULES = (
     "certs",
     "account",
     "camera",
+    "pair",
     "captures",
     "sim",
+    "healthcheck",
 )
+# Commands that never open the data folder, so they run whatever state it is in.
+DATA_FREE_COMMANDS = frozenset({"dns", "dns-config", "hostnames", "sim", "healthcheck"})
+# Security consideration: the database, its WAL, captures and keys are the owner's alone; every
+# file and folder fakecloud creates is private whatever umask it was started with.
+PRIVATE_UMASK = 0o077
+DOCKER_FIX = (
+    "with a Docker bind mount, make the host folder owned by that user "
+    "(sudo chown -R {uid}:{gid} HOST_FOLDER) or set PUID/PGID in .env to the folder's owner"
+)
+
+log = logging.getLogger(__name__)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, help="state folder (FAKECLOUD_DATA_DIR)")
     parser.add_argument("--log-format", choices=["text", "json"], help="FAKECLOUD_LOG_FORMAT")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+    commands = parser.add_subparsers(
+        title="commands", metavar="COMMAND", dest="command_name", parser_class=_Parser
+    )
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"fakecloud.cli.{name}")
         module.register(commands)
@@ -63,6 +83,33 @@ def settings_from_args(args: argparse.Namespace, **overrides: object) -> Setting
     )
 
 
+def _user() -> str:
+    uid = os.getuid()
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid}, gid {os.getgid()})"
+    except KeyError:  # a Docker `user:` with no passwd entry
+        return f"uid {uid}, gid {os.getgid()}"
+
+
+def prepare_data_dir(path: Path) -> None:
+    """Create the data folder (private) and prove it writable, or raise one UserError line that
+    names the path, the user and the fix."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        fix = DOCKER_FIX.format(uid=os.getuid(), gid=os.getgid())
+        raise UserError(
+            f"data folder {path} cannot be created or written as user {_user()}: "
+            f"{error.strerror or error}; make it writable by that user, or {fix}, "
+            "or point FAKECLOUD_DATA_DIR (--data-dir) at a folder it can write"
+        ) from None
+    if path.stat().st_uid == os.getuid():
+        with contextlib.suppress(OSError):
+            path.chmod(0o700)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -70,11 +117,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    previous_umask = os.umask(PRIVATE_UMASK)
     try:
         settings = settings_from_args(
             args, **getattr(args, "setting_overrides", lambda a: {})(args)
         )
         configure_logging(settings.log_format, settings.log_level)
+        for warning in unknown_variables():
+            log.warning("%s", warning)
+        if args.command_name not in DATA_FREE_COMMANDS:
+            prepare_data_dir(settings.data_dir)
         return handler(args, settings) or 0
     except UserError as error:
         print(f"fakecloud: error: {error}", file=sys.stderr)
@@ -83,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        os.umask(previous_umask)
 
 
 if __name__ == "__main__":

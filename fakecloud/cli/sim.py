@@ -18,6 +18,9 @@ from fakecloud.sim.demo import demo_cameras
 from fakecloud.sim.video import DEFAULT_PROFILE, PROFILES
 
 MAX_SIM_CAMERAS = 10_000
+# How long cameras may go without a login before the simulator says it is still trying.
+QUIET_SECONDS = 10.0
+NO_SERVER_HINT = "is 'fakecloud serve' running there, and is --server its address and port?"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -109,12 +112,34 @@ def _run_cameras(args: argparse.Namespace, settings: Settings) -> int:
         profile=args.profile,
         relay_host=args.relay_host,
     )
+    # Progress goes to stderr: stdout carries one line per camera event, which scripts read.
+    print(f"connecting {len(cameras)} simulated camera(s) to {args.server}", file=sys.stderr)
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(_cameras(cameras))
+        return asyncio.run(_cameras(cameras, args.server))
     return 0
 
 
-async def _cameras(cameras: list[SimulatedCamera]) -> int:
+async def say_while_nobody_answers(
+    cameras: list[SimulatedCamera], server: str, quiet_seconds: float = QUIET_SECONDS
+) -> None:
+    """One line per quiet period while no camera is logged in, so a wrong --server or a
+    stopped server is not mistaken for a hang."""
+    while True:
+        waits = [asyncio.create_task(camera.logged_in.wait()) for camera in cameras]
+        done, pending = await asyncio.wait(
+            waits, timeout=quiet_seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+        for wait in pending:
+            wait.cancel()
+        if done:
+            return
+        print(
+            f"no login at {server} after {quiet_seconds:g} s ({NO_SERVER_HINT}); still trying",
+            file=sys.stderr,
+        )
+
+
+async def _cameras(cameras: list[SimulatedCamera], server: str) -> int:
     async def announce(camera: SimulatedCamera) -> None:
         while True:
             await camera.logged_in.wait()
@@ -124,6 +149,7 @@ async def _cameras(cameras: list[SimulatedCamera]) -> int:
 
     try:
         async with asyncio.TaskGroup() as group:
+            group.create_task(say_while_nobody_answers(cameras, server))
             for camera in cameras:
                 group.create_task(camera.run())
                 group.create_task(announce(camera))
@@ -147,7 +173,9 @@ def _run_app(args: argparse.Namespace, settings: Settings) -> int:
     except LoginRefused as refused:
         raise UserError(f"login refused: {refused}") from None
     except (OSError, TimeoutError, CXNetError) as error:
-        raise UserError(f"cannot talk to {args.server}: {error or 'timed out'}") from None
+        raise UserError(
+            f"cannot talk to {args.server}: {error or 'timed out'} ({NO_SERVER_HINT})"
+        ) from None
 
 
 async def _app_session(app: SimulatedApp, command: str | None, camera: str | None) -> int:

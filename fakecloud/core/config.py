@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -20,7 +21,7 @@ from pydantic_settings import (
 
 from fakecloud.catalogue import load_catalogue, normalise
 from fakecloud.core.errors import UserError
-from fakecloud.core.netinfo import detect_lan_address
+from fakecloud.core.netinfo import detect_lan_address, same_address
 
 CONFIG_ENV = "FAKECLOUD_CONFIG"
 # Bind addresses that already take connections to every address of the host.
@@ -80,6 +81,10 @@ class Settings(BaseSettings):
         default_factory=lambda: ["127.0.0.0/8", "::1/128"],
         description="HTTP clients here may view cameras without logging in",
     )
+    allowed_hosts: CommaList = Field(
+        default_factory=list,
+        description="more names HTTP requests may carry in Host (a reverse proxy's name)",
+    )
     http_port: int = Field(8000, ge=0, le=65535, description="dashboard and REST (plain HTTP)")
     cloud_ports: PortList = Field(default_factory=lambda: [80, 443, 5104, 6178, 8080])
     relay_port: int = Field(6178, ge=0, le=65535, description="UDP media relay")
@@ -110,6 +115,47 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(1 << 20, ge=1024, description="largest request or frame")
     idle_timeout: float = Field(300.0, gt=0, description="seconds a silent connection stays open")
     capture_max_bytes: int = Field(16 << 20, ge=4096, description="size at which a capture rotates")
+    # Login limits (issue 8; policy in fakecloud/core/login_guard.py).
+    login_hash_workers: int = Field(2, ge=1, le=64, description="threads checking passwords")
+    login_hash_queue: int = Field(
+        64, ge=1, le=100_000, description="password checks waiting; more are refused as busy"
+    )
+    login_checks_per_address: int = Field(
+        2, ge=1, le=1000, description="password checks at once from one client address"
+    )
+    login_checks_per_account: int = Field(
+        4, ge=1, le=1000, description="password checks at once for one account"
+    )
+    login_backoff_max_seconds: float = Field(
+        4.0, gt=0, le=60, description="longest wait a failing address or account gets"
+    )
+    # Connection budgets (issue 8; docs/frontdoor.md, docs/broker.md "Budgets").
+    max_connections: int = Field(
+        8192, ge=1, description="open TCP connections in all; kept below the descriptor limit"
+    )
+    max_connections_per_address: int = Field(
+        256, ge=1, description="open TCP connections from one client address (IPv6: one /64)"
+    )
+    http_max_connections: int = Field(512, ge=1, description="open connections on http_port")
+    max_login_frame_bytes: int = Field(
+        16 << 10, ge=1024, le=1 << 20, description="largest frame before a CXNet login"
+    )
+    session_frame_rate: float = Field(
+        50.0, gt=0, description="CXNet frames per second a session may send on average"
+    )
+    session_frame_burst: int = Field(
+        500, ge=1, description="CXNet frames a session may send at once above the rate"
+    )
+    session_flood_frames: int = Field(
+        5000, ge=1, description="frames dropped over the rate after which a session is closed"
+    )
+    # DNS and capture hardening (issue 8).
+    dns_tcp_connection_seconds: float = Field(
+        30.0, gt=0, le=600, description="longest a DNS-over-TCP connection may stay open"
+    )
+    capture_min_free_bytes: int = Field(
+        64 << 20, ge=0, description="capture recording pauses while the disk has less free"
+    )
 
     @field_validator("announce_address", "broker_address", mode="before")
     @classmethod
@@ -122,6 +168,7 @@ class Settings(BaseSettings):
         "dns_allowed_networks",
         "extra_hostnames",
         "trusted_networks",
+        "allowed_hosts",
         mode="before",
     )
     @classmethod
@@ -205,9 +252,7 @@ class Settings(BaseSettings):
     @property
     def broker_has_own_address(self) -> bool:
         """True when redirected clients come back to an address of their own (stateless)."""
-        return (
-            _same_address(self.effective_broker_address, self.effective_announce_address) is False
-        )
+        return same_address(self.effective_broker_address, self.effective_announce_address) is False
 
     @property
     def extra_listening_hosts(self) -> list[str]:
@@ -243,14 +288,6 @@ class Settings(BaseSettings):
         return _parse_networks(self.trusted_networks)
 
 
-def _same_address(first: str, second: str) -> bool | None:
-    """Whether two texts name one IP address (None when either is not an address)."""
-    try:
-        return ipaddress.ip_address(first) == ipaddress.ip_address(second)
-    except ValueError:
-        return None
-
-
 def _parse_networks(networks: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     return [ipaddress.ip_network(net, strict=False) for net in networks]
 
@@ -264,6 +301,28 @@ def address_in(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IP
     if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped:
         parsed = parsed.ipv4_mapped
     return any(parsed in network for network in networks)
+
+
+# FAKECLOUD_* names read outside the settings model (run.sh's virtual environment).
+OTHER_VARIABLES = frozenset({CONFIG_ENV, "FAKECLOUD_VENV"})
+
+
+def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
+    """One warning for each FAKECLOUD_* variable no setting reads, with the likely intended name:
+    a typo would otherwise be silently ignored."""
+    prefix = Settings.model_config["env_prefix"]
+    known = {prefix + name.upper() for name in Settings.model_fields} | OTHER_VARIABLES
+    found = os.environ if environ is None else environ
+    warnings = []
+    for variable in sorted(name for name in found if name.upper().startswith(prefix)):
+        if variable.upper() in known:
+            continue
+        # Compared without the shared prefix, which would make every name look alike.
+        suffixes = sorted(name.removeprefix(prefix) for name in known)
+        close = difflib.get_close_matches(variable.upper().removeprefix(prefix), suffixes, n=1)
+        hint = f"did you mean {prefix}{close[0]}?" if close else "no setting has that name"
+        warnings.append(f"{variable} is not a fakecloud setting and is ignored: {hint}")
+    return warnings
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -52,3 +52,20 @@ def detect_lan_address() -> str:
     except OSError:
         pass
     return "127.0.0.1"
+
+
+def same_address(first: str, second: str) -> bool | None:
+    """Whether two texts name one IP address (None when either is not an address). A zone
+    suffix is ignored and an IPv4-mapped IPv6 address (how a dual-stack listener reports IPv4
+    peers) equals its IPv4 address."""
+    try:
+        addresses = [ipaddress.ip_address(text.split("%", 1)[0]) for text in (first, second)]
+    except ValueError:
+        return None
+    mine, other = (
+        address.ipv4_mapped
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped
+        else address
+        for address in addresses
+    )
+    return mine == other

@@ -38,6 +38,7 @@ from fakecloud.dns.wire import (
     truncated_copy,
     with_id,
 )
+from fakecloud.frontdoor.part import describe_bind_error
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,31 @@ _BIND_ATTEMPTS = 5
 _DATAGRAMS_PER_WAKEUP = 64
 
 
+def bind_error_fix(error: OSError, bind: str) -> str:
+    """What a user can do when the DNS port cannot be bound, for this cause."""
+    alternatives = (
+        "point the router's DNS at fakecloud instead (see `fakecloud dns-config`), "
+        "or set FAKECLOUD_DNS_ENABLED=false"
+    )
+    if error.errno == errno.EACCES:
+        return (
+            "give fakecloud the privilege (run as root, `setcap cap_net_bind_service=+ep` on the "
+            f"Python binary, or Docker `cap_add: [NET_BIND_SERVICE]`), {alternatives}"
+        )
+    if error.errno == errno.EADDRINUSE:
+        lan_hint = (
+            "set FAKECLOUD_BIND_ADDRESS to this machine's LAN address (a local resolver such as "
+            "systemd-resolved listens on 127.0.0.53 only), "
+            if ipaddress.ip_address(bind).is_unspecified
+            else ""
+        )
+        return (
+            "another DNS server (systemd-resolved, Pi-hole, AdGuard, dnsmasq) has it: "
+            f"{lan_hint}{alternatives}"
+        )
+    return alternatives
+
+
 @dataclass
 class DnsCounters:
     queries: int = 0
@@ -68,6 +94,8 @@ class DnsCounters:
     rate_limited: int = 0
     overloaded: int = 0
     tcp_connections_rejected: int = 0
+    tcp_client_share_rejected: int = 0
+    tcp_connections_expired: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +149,7 @@ class DnsPart:
         cache_entries: int = 1024,
         max_pending_forwards: int = 256,
         max_tcp_connections: int = 64,
+        max_tcp_per_client: int | None = None,
         tcp_idle_timeout: float = 10.0,
         error_replies_per_second: int = 100,
     ) -> None:
@@ -139,6 +168,10 @@ class DnsPart:
         self._cache = ResponseCache(cache_entries)
         self._max_pending_forwards = max_pending_forwards
         self._max_tcp_connections = max_tcp_connections
+        # Security consideration: one client may hold only a share of the TCP slots, so a
+        # single host opening connections cannot lock every other resolver out.
+        self._max_tcp_per_client = max_tcp_per_client or max(1, max_tcp_connections // 8)
+        self._tcp_per_client: dict[str, int] = {}
         self._tcp_idle_timeout = tcp_idle_timeout
         self.counters = DnsCounters()
         self._discovered: dict[str, str] = {}  # name -> first client that asked
@@ -151,6 +184,8 @@ class DnsPart:
         self._udp: socket.socket | None = None
         self._tcp: asyncio.Server | None = None
         self._port: int | None = None
+        # Why the shim could not listen, and the fix: shown in the log and /api/status.
+        self._not_running: dict[str, str] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._tcp_handlers: set[asyncio.Task[Any]] = set()
 
@@ -162,19 +197,18 @@ class DnsPart:
         upstreams = self._configured_upstreams
         if upstreams is None and self._settings.dns_upstreams:
             upstreams = self._settings_upstreams()
+        self._not_running = None
         for _ in range(_BIND_ATTEMPTS):
             try:
                 await self._listen(bind, self._settings.dns_port)
                 break
             except OSError as error:
                 await self.stop()
+                self._port = None
                 # With port 0 the kernel's UDP choice may be taken for TCP: pick another.
                 if self._settings.dns_port != 0 or error.errno != errno.EADDRINUSE:
-                    raise UserError(
-                        f"cannot listen for DNS on {bind} port {self._settings.dns_port}: "
-                        f"{error.strerror or error} (port 53 needs root or "
-                        "CAP_NET_BIND_SERVICE; is another DNS server running?)"
-                    ) from None
+                    self._report_not_running(error)
+                    return
         else:
             raise UserError(f"cannot find a free DNS port on {bind}")
         if upstreams is None:
@@ -205,6 +239,8 @@ class DnsPart:
 
     def status(self) -> dict[str, Any]:
         return {
+            "running": self._port is not None,
+            **(self._not_running or {}),
             "address": self.address,
             "port": self._port,
             "announce_address": self._settings.effective_announce_address,
@@ -213,6 +249,13 @@ class DnsPart:
             "cache_entries": len(self._cache),
             "discovered": sorted(self._discovered),
         }
+
+    @property
+    def failure(self) -> str | None:
+        """Why the shim is not listening and how to fix it, after a start that could not bind."""
+        if self._not_running is None:
+            return None
+        return f"{self._not_running['error']}. Fix: {self._not_running['fix']}"
 
     @property
     def port(self) -> int | None:
@@ -227,6 +270,22 @@ class DnsPart:
         return f"[{bind}]:{self._port}" if ":" in bind else f"{bind}:{self._port}"
 
     # --- listeners -------------------------------------------------------------------------
+
+    def _report_not_running(self, error: OSError) -> None:
+        """Port 53 is often taken (systemd-resolved, Pi-hole, AdGuard) or privileged: the rest of
+        fakecloud still serves, and the log and /api/status say why and what to do."""
+        bind, port = self._settings.bind_address, self._settings.dns_port
+        self._not_running = {
+            "error": describe_bind_error(error, bind),
+            "fix": bind_error_fix(error, bind),
+        }
+        log.error(
+            "the DNS shim is NOT running: cannot listen on %s port %d: %s. "
+            "Everything else keeps serving.",
+            bind,
+            port,
+            self.failure,
+        )
 
     @staticmethod
     def _bind_checked(bind: str) -> None:
@@ -316,18 +375,32 @@ class DnsPart:
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
+        peer = str(writer.get_extra_info("peername")[0])
+        held = self._tcp_per_client.get(peer, 0)
         if len(self._tcp_handlers) >= self._max_tcp_connections or task is None:
             self.counters.tcp_connections_rejected += 1
             writer.transport.abort()
             return
+        if held >= self._max_tcp_per_client:
+            self.counters.tcp_client_share_rejected += 1
+            writer.transport.abort()
+            return
         self._tcp_handlers.add(task)
-        peer = str(writer.get_extra_info("peername")[0])
+        self._tcp_per_client[peer] = held + 1
         try:
-            await self._tcp_session(reader, writer, peer)
+            # Security consideration: the whole connection has a deadline, not only each
+            # message, so a client sending one query just inside the idle limit, again and
+            # again, still gives its slot back.
+            async with asyncio.timeout(self._settings.dns_tcp_connection_seconds) as deadline:
+                await self._tcp_session(reader, writer, peer)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-            pass
+            if deadline.expired():
+                self.counters.tcp_connections_expired += 1
         finally:
             self._tcp_handlers.discard(task)
+            remaining = self._tcp_per_client.pop(peer) - 1
+            if remaining:
+                self._tcp_per_client[peer] = remaining
             writer.transport.abort()
 
     async def _tcp_session(

@@ -26,6 +26,10 @@ MAX_NAME_OCTETS = 255
 # One hop is all a well-compressed name needs; a few more tolerate odd but honest encoders.
 MAX_POINTER_HOPS = 16
 MIN_UDP_PAYLOAD = 512
+# Security consideration: the DNS Flag Day 2020 size. Honouring an advertised EDNS size of 65535
+# would let a spoofed small query reflect a huge forwarded answer (ANY) at a victim; bigger
+# answers are truncated and the client asks again over TCP, which a spoofer cannot.
+MAX_UDP_PAYLOAD = 1232
 
 TYPE_A = 1
 TYPE_AAAA = 28
@@ -114,8 +118,8 @@ class Message:
 
     @property
     def reply_size_limit(self) -> int:
-        """The largest UDP answer the sender said it accepts."""
-        return max(MIN_UDP_PAYLOAD, self.udp_payload_size or 0)
+        """The largest UDP answer to send: what the sender accepts, within 512..1232 bytes."""
+        return min(MAX_UDP_PAYLOAD, max(MIN_UDP_PAYLOAD, self.udp_payload_size or 0))
 
 
 def parse_header(data: bytes) -> Header:

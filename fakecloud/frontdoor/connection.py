@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fakecloud.core.recording import Recorder
+from fakecloud.frontdoor.budgets import ConnectionBudget
 from fakecloud.frontdoor.clienthello import ClientHelloError, server_name
 from fakecloud.frontdoor.sniff import Traffic, classify, tls_record_length
 from fakecloud.web.asgi import AsgiProtocolFactory
@@ -33,6 +34,10 @@ log = logging.getLogger(__name__)
 
 # classify() always decides within this many bytes ("OPTIONS " is the longest start it knows).
 _DECISION_BYTES = 8
+# A stream handler's reader pauses the socket once twice this much waits unread (asyncio's
+# default, 64 KiB, would let a connection whose handler is busy, e.g. checking a password, hold
+# 128 KiB); reads of any size still work.
+STREAM_READER_LIMIT = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,8 @@ class Destinations:
     asgi: AsgiProtocolFactory | None
     recorder: Recorder | None
     limits: Limits
+    # shared with every listener of the process (the HTTP port too)
+    budget: ConnectionBudget
     relay_handler: StreamHandler | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -265,6 +272,11 @@ class Connection(asyncio.Protocol):
                 )
             transport.abort()
             return
+        if not self.destinations.budget.acquire(self.info.peer[0]):
+            self._rejected = True
+            counters["rejected_budget"] += 1
+            transport.abort()
+            return
         counters["accepted"] += 1
         self.listener.active.add(self)
         self._pipe = PassThroughTransport(self, transport)
@@ -299,6 +311,7 @@ class Connection(asyncio.Protocol):
             self._record_capture("peer_closed")
         self.phase = Phase.CLOSED
         self.listener.active.discard(self)
+        self.destinations.budget.release(self.info.peer[0])
         if len(self.listener.active) < self.listener.max_connections:
             self.listener.full_reported = False
         self._pipe.get_protocol().connection_lost(exc)
@@ -412,7 +425,7 @@ class Connection(asyncio.Protocol):
         self, kind: str, handler: StreamHandler, transport: asyncio.Transport, data: bytes
     ) -> None:
         self._hand_off(kind)
-        reader = asyncio.StreamReader()
+        reader = asyncio.StreamReader(limit=STREAM_READER_LIMIT)
         protocol = asyncio.StreamReaderProtocol(reader)
         transport.set_protocol(protocol)
         protocol.connection_made(transport)

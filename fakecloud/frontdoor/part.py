@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fakecloud.core.recording import Recorder
+from fakecloud.frontdoor.budgets import ConnectionBudget
 from fakecloud.frontdoor.connection import (
     Connection,
     Destinations,
@@ -70,6 +71,7 @@ class FrontDoorPart:
         idle_timeout: float = 300.0,
         max_sniff_bytes: int = 64 * 1024,
         max_connections: int = 4096,
+        budget: ConnectionBudget | None = None,
         extra_hosts: Sequence[str] = (),
     ):
         if first_bytes_timeout <= 0 or idle_timeout <= 0:
@@ -84,6 +86,11 @@ class FrontDoorPart:
         self.extra_hosts = [extra for extra in dict.fromkeys(extra_hosts) if extra != host]
         self.ports = list(dict.fromkeys(ports))
         self.max_connections = max_connections
+        # The process-wide budget (server.py shares one with the HTTP port); a front door on its
+        # own (tests) gets one as large as its listeners allow.
+        self.budget = budget or ConnectionBudget(
+            total=max_connections * len(self.ports or [0]), per_address=max_connections
+        )
         self.bound_ports: dict[int, int] = {}
         self._destinations = Destinations(
             tls_context=tls_context,
@@ -91,6 +98,7 @@ class FrontDoorPart:
             asgi=asgi,
             recorder=recorder,
             relay_handler=relay_handler,
+            budget=self.budget,
             limits=Limits(
                 first_bytes_timeout=first_bytes_timeout,
                 idle_timeout=idle_timeout,
@@ -166,6 +174,7 @@ class FrontDoorPart:
         return {
             "host": self.host,
             "extra_hosts": self.extra_hosts,
+            "budget": self.budget.status(),
             "listening": [
                 {
                     "port": configured,

@@ -484,6 +484,8 @@ class RelayOffers:
                 request.kind,
                 own,
                 camera_host=target.peer_host,
+                # Security consideration: only the app's own host may register for its session.
+                viewer_host=asker.peer_host,
                 camera_aliases=[alias for alias in (camera.alias, camera.reported_alias) if alias],
                 viewer_aliases=[login],
                 on_end=self._ended,

@@ -101,7 +101,9 @@ def encode_frame(frame: Frame) -> bytes:
     return b"".join((header, frame.session, frame.options, frame.body))
 
 
-def _frame_size(header: bytes | bytearray | memoryview, max_body: int) -> tuple[int, int, int]:
+def _frame_size(
+    header: bytes | bytearray | memoryview, max_body: int, max_frame: int | None = None
+) -> tuple[int, int, int]:
     """Validate a 27-byte header; return (total_len, hlen, body_len)."""
     (marker, _, total_len, hlen, _, body_len, *_) = HEADER.unpack_from(header)
     if marker != MARKER:
@@ -111,6 +113,10 @@ def _frame_size(header: bytes | bytearray | memoryview, max_body: int) -> tuple[
         raise CXNetError(f"total_len {total_len} shorter than header and session block")
     if body_len > max_body:
         raise CXNetError(f"body of {body_len} bytes exceeds the {max_body}-byte limit")
+    if max_frame is not None and total_len + body_len > max_frame:
+        raise CXNetError(
+            f"frame of {total_len + body_len} bytes exceeds the {max_frame}-byte limit"
+        )
     return total_len, hlen, body_len
 
 
@@ -147,10 +153,13 @@ class FrameDecoder:
     """Splits a TCP byte stream into frames, whatever the read boundaries.
 
     After a CXNetError the stream has lost its framing; the caller must drop the connection.
+    `max_frame`, when set, bounds a whole frame (header, session, options and body): the most
+    the decoder buffers beyond one read. Callers may change both limits between feeds.
     """
 
-    def __init__(self, max_body: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(self, max_body: int = DEFAULT_MAX_BODY, max_frame: int | None = None) -> None:
         self.max_body = max_body
+        self.max_frame = max_frame
         self._buffer = bytearray()
 
     @property
@@ -164,7 +173,7 @@ class FrameDecoder:
         view = memoryview(self._buffer)
         try:
             while len(self._buffer) - start >= HEADER_SIZE:
-                total_len, hlen, body_len = _frame_size(view[start:], self.max_body)
+                total_len, hlen, body_len = _frame_size(view[start:], self.max_body, self.max_frame)
                 end = start + total_len + body_len
                 if end > len(self._buffer):
                     break

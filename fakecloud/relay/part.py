@@ -10,6 +10,11 @@ Liveness is per party, not per socket: a viewer session lives while any of its s
 (docs/protocol.md section 9: after the punch a viewer's media socket is quiet and only its control
 socket sends RTCP), and ends at once on an RTCP BYE; the camera's sockets live while any of them
 sends.
+
+Who is served (docs/relay.md, "Who may watch"): a viewer socket may register only from the host
+its app reached the broker from, and gets media only once it has echoed random CONNECT bytes the
+relay sent it; until then the relay sends it no more bytes than it received (plus a small
+allowance), so a spoofed source cannot aim anything large at a third party.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import contextlib
 import ipaddress
 import itertools
 import logging
+import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
@@ -27,6 +33,7 @@ from typing import Any, Literal
 
 from fakecloud.core.config import Settings
 from fakecloud.core.errors import UserError
+from fakecloud.core.rates import TokenBucket
 from fakecloud.core.recording import Recorder
 from fakecloud.net.rtp import is_bye
 from fakecloud.net.sdnk import (
@@ -43,7 +50,7 @@ from fakecloud.net.sdnk import (
     decode,
     is_sdnk,
 )
-from fakecloud.relay.queues import Overflow, TokenBucket
+from fakecloud.relay.queues import Overflow
 from fakecloud.relay.sinks import TCP_LENGTH, Sink, Tap, TcpSink, UdpSink
 
 log = logging.getLogger(__name__)
@@ -71,6 +78,11 @@ CONTROL_CHANNEL = 1
 CHANNELS = (0, CONTROL_CHANNEL)
 # The relay plays the viewer's REQ_PUNCH towards the camera with R's two sequence numbers.
 INVITE_SEQUENCES = (0, 1)
+# A UDP viewer socket proves it receives at its source address by echoing this many random
+# CONNECT bytes in a row (both public clients answer every CONNECT with CONNECTED echoing its byte).
+PROOF_ROUNDS = 4
+# Bytes an unproven socket may be sent beyond what it sent: PEERS (130) answers REGISTER (111).
+UNPROVEN_ALLOWANCE = 32
 
 
 def media_id(kind: MediaKind, name: str) -> str:
@@ -86,6 +98,20 @@ def media_id(kind: MediaKind, name: str) -> str:
 
 def _distinct(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
+
+
+def _host(address: str | None) -> str | None:
+    """An address as datagrams show it: an IPv4-mapped IPv6 peer (a dual-stack listener) is its
+    IPv4 address, since SDNK is IPv4 only."""
+    if address is None:
+        return None
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(parsed)
 
 
 class RelayError(RuntimeError):
@@ -104,6 +130,9 @@ class Allocation:
     viewer_media_id: str  # `V_<viewer>`: what an R-style viewer puts first in its REGISTER
     host: str
     port: int
+    # The only host viewer sockets may register from (the app's broker address); None for
+    # fakecloud's own tap, for which no socket may register.
+    viewer_host: str | None
     # Every id the camera's stream answers to (`V_<id>`, `V_<alias>`: K sends the first, R the
     # second) and every id this viewer may register as (R: the alias its login reply gave it).
     camera_media_ids: tuple[str, ...]
@@ -113,6 +142,10 @@ class Allocation:
     def offer_url(self) -> str:
         """The options block of the action-438 frame and of `accept-video-receive|`."""
         return f"rtp://{self.host}:{self.port}"
+
+
+def _session_key(allocation: Allocation) -> tuple[str, str, str | None]:
+    return (allocation.camera_media_id, allocation.viewer_media_id, allocation.viewer_host)
 
 
 @dataclass(eq=False)
@@ -134,6 +167,12 @@ class _Endpoint:
     sent_late_punch: bool = False
     acknowledged: bool = False
     connected: bool = False
+    # Security consideration: an unproven socket (a UDP viewer that has not echoed the relay's
+    # challenges) gets no media and at most `credit` more bytes: it may be a spoofed source.
+    proven: bool = True
+    credit: int = 0
+    challenge: int | None = None
+    answered: list[int] = field(default_factory=list)
 
     @property
     def reply_ids(self) -> tuple[str, str]:
@@ -157,7 +196,8 @@ class _Stream:
     last_activity: float  # the latest datagram from any of the camera's sockets
     # How the camera names itself: "mirrored" (own id, viewer id) or "repeated" (own id twice).
     camera_form: Literal["mirrored", "repeated"] | None = None
-    sessions: dict[str, _Session] = field(default_factory=dict)  # by every viewer media id
+    # By (every viewer media id, the host its sockets must come from).
+    sessions: dict[tuple[str, str | None], _Session] = field(default_factory=dict)
     cameras: dict[int, _Endpoint] = field(default_factory=dict)
     viewers: dict[int, set[_Endpoint]] = field(default_factory=dict)
     taps: set[Tap] = field(default_factory=set)
@@ -194,6 +234,7 @@ class RelayPart:
         max_sessions: int = 1024,
         max_endpoints: int = 4096,
         max_viewers_per_stream: int = 512,
+        max_viewer_sockets_per_host: int = 16,
         max_tcp_connections: int = 256,
         viewer_queue_limit: int = 256,
         udp_buffer_limit: int = 1 << 20,
@@ -209,6 +250,7 @@ class RelayPart:
         self._max_sessions = max_sessions
         self._max_endpoints = max_endpoints
         self._max_viewers = max_viewers_per_stream
+        self._max_per_host = max_viewer_sockets_per_host
         self._max_tcp = max_tcp_connections
         self._queue_limit = viewer_queue_limit
         self._udp_buffer_limit = udp_buffer_limit
@@ -217,7 +259,7 @@ class RelayPart:
         self._tcp_listener = tcp_listener
         self._record_budget = TokenBucket(records_per_second, 2 * records_per_second)
         self._numbers = itertools.count(1)
-        self._sessions: dict[tuple[str, str], _Session] = {}
+        self._sessions: dict[tuple[str, str, str | None], _Session] = {}
         self._streams: dict[str, _Stream] = {}  # by the camera's primary media id
         self._stream_by_id: dict[str, _Stream] = {}  # by every id the camera answers to
         self._endpoints: dict[Hashable, _Endpoint] = {}
@@ -292,7 +334,8 @@ class RelayPart:
             self._udp = None
 
     def status(self) -> dict[str, Any]:
-        viewers = sum(len(group) for s in self._streams.values() for group in s.viewers.values())
+        sockets = [v for s in self._streams.values() for group in s.viewers.values() for v in group]
+        viewers = len(sockets)
         taps = sum(len(s.taps) for s in self._streams.values())
         return {
             "address": f"{self._settings.bind_address}:{self.port}",
@@ -302,6 +345,7 @@ class RelayPart:
             "sessions": len(self._sessions),
             "cameras": sum(len(s.cameras) for s in self._streams.values()),
             "viewers": viewers + taps,
+            "unproven_viewers": sum(not viewer.proven for viewer in sockets),
             "taps": taps,
             "tcp_connections": len(self._tcp_sinks),
             "datagrams_forwarded": self._forwarded_datagrams,
@@ -318,6 +362,7 @@ class RelayPart:
         viewer: str,
         *,
         camera_host: str | None = None,
+        viewer_host: str | None = None,
         camera_aliases: Iterable[str] = (),
         viewer_aliases: Iterable[str] = (),
         on_end: SessionEnded | None = None,
@@ -327,6 +372,8 @@ class RelayPart:
         camera_host: the camera's address as the broker sees it. It tells the camera apart from
         K-style viewers (whose REGISTER names the camera id twice) and, once given, only that
         host may register as the camera.
+        viewer_host: the address the viewer's app reached the broker from. Only sockets from that
+        host may register for this session; None: none may (fakecloud's own tap).
         camera_aliases / viewer_aliases: more names the camera and this viewer register as (R
         names the camera by its alias and itself by its account alias).
         on_end: told when the relay ends the session by itself (RTCP BYE, idle), not on release.
@@ -335,8 +382,10 @@ class RelayPart:
             raise RelayError("the relay is not running")
         camera_ids = _distinct(media_id(kind, name) for name in (str(camera_id), *camera_aliases))
         viewer_ids = _distinct(media_id(kind, name) for name in (viewer, *viewer_aliases))
+        camera_host = _host(camera_host)
+        viewer_host = _host(viewer_host)
         now = time.monotonic()
-        existing = self._sessions.get((camera_ids[0], viewer_ids[0]))
+        existing = self._sessions.get((camera_ids[0], viewer_ids[0], viewer_host))
         if existing is not None:
             existing.last_activity = now
             existing.on_end = on_end or existing.on_end
@@ -361,13 +410,14 @@ class RelayPart:
             viewer_media_id=viewer_ids[0],
             host=self._announce,
             port=self.port,
+            viewer_host=viewer_host,
             camera_media_ids=camera_ids,
             viewer_media_ids=viewer_ids,
         )
         session = _Session(allocation, stream, now, on_end)
         for viewer_media_id in viewer_ids:
-            stream.sessions.setdefault(viewer_media_id, session)
-        self._sessions[(camera_ids[0], viewer_ids[0])] = session
+            stream.sessions.setdefault((viewer_media_id, viewer_host), session)
+        self._sessions[_session_key(allocation)] = session
         return allocation
 
     def release(self, allocation: Allocation) -> None:
@@ -393,7 +443,7 @@ class RelayPart:
     # --- sessions -----------------------------------------------------------------------------
 
     def _session_of(self, allocation: Allocation) -> _Session | None:
-        session = self._sessions.get((allocation.camera_media_id, allocation.viewer_media_id))
+        session = self._sessions.get(_session_key(allocation))
         return session if session is not None and session.allocation == allocation else None
 
     def _forget_tap(self, session: _Session, tap: Tap) -> None:
@@ -403,15 +453,13 @@ class RelayPart:
     def _end_session(self, session: _Session, reason: EndReason | None = None) -> None:
         """End a session; `reason` when the relay decided it (the owner's `on_end` hears)."""
         allocation = session.allocation
-        if (
-            self._sessions.pop((allocation.camera_media_id, allocation.viewer_media_id), None)
-            is None
-        ):
+        if self._sessions.pop(_session_key(allocation), None) is None:
             return
         stream = session.stream
         for viewer_media_id in allocation.viewer_media_ids:
-            if stream.sessions.get(viewer_media_id) is session:
-                del stream.sessions[viewer_media_id]
+            key = (viewer_media_id, allocation.viewer_host)
+            if stream.sessions.get(key) is session:
+                del stream.sessions[key]
         for tap in list(session.taps):
             tap.close()
         for endpoint in list(session.endpoints):
@@ -490,6 +538,8 @@ class RelayPart:
             else:
                 self._forward(endpoint, data)
             return
+        if endpoint is not None and not endpoint.proven:
+            endpoint.credit += len(data)
         try:
             packet = decode(data)
         except SdnkError as error:
@@ -508,15 +558,20 @@ class RelayPart:
         endpoint.last_seen = now
         if endpoint.session is None:
             endpoint.stream.last_activity = now
-        else:
+        elif endpoint.proven:
+            # Security consideration: a spoofed (unproven) socket cannot keep a session alive.
             endpoint.session.last_activity = now
 
     def _forward(self, source: _Endpoint, data: bytes) -> None:
         self._heard(source, time.monotonic())
         stream = source.stream
+        if not source.proven:
+            self._drops["unproven"] += 1
+            return
         if source.role == "camera":
+            # Security consideration: media goes only to sockets that proved their address.
             receivers: list[Sink] = [
-                viewer.sink for viewer in stream.viewers.get(source.channel, ())
+                viewer.sink for viewer in stream.viewers.get(source.channel, ()) if viewer.proven
             ]
             if source.channel == 0:
                 receivers.extend(stream.taps)
@@ -540,17 +595,21 @@ class RelayPart:
 
     # --- rendezvous ---------------------------------------------------------------------------
 
-    def _resolve(self, register: Register, public: Address) -> tuple[Role, _Session] | None:
-        """Which session and role a REGISTER's ids name (see docs/relay.md, "Who is who")."""
+    def _resolve(self, register: Register, public: Address) -> tuple[Role, _Session] | str:
+        """Which session and role a REGISTER's ids name (see docs/relay.md, "Who is who"), or
+        why none: the drop reason."""
         first, second = register.ids
         # R reading: own id first, the camera's (by id or alias) second.
         stream = self._stream_by_id.get(second)
-        session = stream.sessions.get(first) if stream is not None else None
-        if session is not None:
-            return "viewer", session
+        if stream is not None and first != second:
+            session = stream.sessions.get((first, public.host))
+            if session is not None:
+                return "viewer", session
+            if any(viewer_id == first for viewer_id, _ in stream.sessions):
+                return "viewer_host_mismatch"
         stream = self._stream_by_id.get(first)
         if stream is None or not stream.sessions:
-            return None
+            return "unknown_id"
         newest = self._newest(stream.distinct_sessions())
         if self._stream_by_id.get(second) is not stream:
             # R's order mirrored: the camera names the viewer it was asked by (fakecloud, which
@@ -560,17 +619,21 @@ class RelayPart:
         # the camera is known to name its viewer (then it is a K viewer sharing the address).
         if stream.camera_form != "mirrored" and public.host == stream.camera_host:
             return "camera", newest
-        return "viewer", self._k_session(stream, register.channel)
+        session = self._k_session(stream, register.channel, public.host)
+        return ("viewer", session) if session is not None else "viewer_host_mismatch"
 
     @staticmethod
     def _newest(sessions: list[_Session]) -> _Session:
         return max(sessions, key=lambda session: session.allocation.number)
 
-    def _k_session(self, stream: _Stream, channel: int) -> _Session:
-        """A K viewer names no viewer: the newest app session (no taps), preferring one whose
-        socket for this channel has not registered yet."""
-        sessions = stream.distinct_sessions()
-        apps = [session for session in sessions if not session.taps] or sessions
+    def _k_session(self, stream: _Stream, channel: int, host: str) -> _Session | None:
+        """A K viewer names no viewer: the newest app session allocated for its host, preferring
+        one whose socket for this channel has not registered yet."""
+        # Security consideration: K's ids are the public camera id, so the host the app reached
+        # the broker from is what binds a K socket to an authenticated session.
+        apps = [s for s in stream.distinct_sessions() if s.allocation.viewer_host == host]
+        if not apps:
+            return None
         unclaimed = [
             session
             for session in apps
@@ -580,8 +643,8 @@ class RelayPart:
 
     def _register(self, register: Register, key: Hashable, public: Address, sink: Sink) -> None:
         resolved = self._resolve(register, public)
-        if resolved is None:
-            self._drop("unknown_id", register.encode(), public, ids=list(register.ids))
+        if isinstance(resolved, str):
+            self._drop(resolved, register.encode(), public, ids=list(register.ids))
             return
         role, session = resolved
         stream = session.stream
@@ -621,11 +684,18 @@ class RelayPart:
 
     def _reclassify_as_viewer(self, endpoint: _Endpoint, channel: int) -> None:
         stream = endpoint.stream
+        session = self._k_session(stream, channel, endpoint.public.host)
+        if session is None:
+            self._drop_endpoint(endpoint)  # no app of that host asked: it was nobody's viewer
+            return
         del stream.cameras[channel]
         endpoint.role = "viewer"
-        endpoint.session = self._k_session(stream, channel)
-        endpoint.session.endpoints.add(endpoint)
+        endpoint.session = session
+        session.endpoints.add(endpoint)
         stream.viewers.setdefault(channel, set()).add(endpoint)
+        # It may have finished its punch already (K then only answers): ask it at once.
+        self._require_proof(endpoint, received=0)
+        self._challenge(endpoint)
 
     def _new_endpoint(
         self,
@@ -642,6 +712,9 @@ class RelayPart:
             self._drop("endpoint_limit", register.encode(), public)
             return None
         viewers = stream.viewers.setdefault(register.channel, set())
+        if role == "viewer" and not self._room_for_viewer(stream, public.host):
+            self._drop("source_limit", register.encode(), public)
+            return None
         if role == "viewer" and len(viewers) >= self._max_viewers:
             self._drop("viewer_limit", register.encode(), public)
             return None
@@ -668,6 +741,7 @@ class RelayPart:
         else:
             viewers.add(endpoint)
             session.endpoints.add(endpoint)
+            self._require_proof(endpoint, received=len(register.encode()))
         self._endpoints[key] = endpoint
         self._record(
             "register",
@@ -679,10 +753,64 @@ class RelayPart:
             lan=f"{register.lan.host}:{register.lan.port}",
         )
         if self._peer_mode == "direct":
-            # The counterpart registered first: now it can learn about this end too.
-            for counterpart in self._counterparts(endpoint):
+            # The counterpart registered first: now it can learn about this end too (a viewer
+            # learns the camera's address before its proof; the camera learns a viewer's after).
+            for counterpart in self._counterparts(endpoint, proven_only=False):
                 self._send_peers(counterpart)
         return endpoint
+
+    def _room_for_viewer(self, stream: _Stream, host: str) -> bool:
+        """Security consideration: one host gets at most its share of a stream's viewer sockets;
+        when it is full, its oldest unproven socket (maybe a spoofed one) makes room."""
+        same_host = [
+            viewer
+            for group in stream.viewers.values()
+            for viewer in group
+            if viewer.public.host == host
+        ]
+        if len(same_host) < self._max_per_host:
+            return True
+        unproven = [viewer for viewer in same_host if not viewer.proven]
+        if not unproven:
+            return False
+        self._drop_endpoint(min(unproven, key=lambda viewer: viewer.last_seen))
+        return True
+
+    def _require_proof(self, endpoint: _Endpoint, received: int) -> None:
+        """A UDP viewer must show it receives at its source address before it gets media; a TCP
+        connection already did (its handshake), and the camera is bound to its broker address.
+        `received`: the bytes it sent so far (its REGISTER), which it may be answered with."""
+        if isinstance(endpoint.sink, UdpSink):
+            endpoint.proven = False
+            endpoint.credit = received + UNPROVEN_ALLOWANCE
+
+    def _challenge(self, endpoint: _Endpoint) -> None:
+        """Send the outstanding random CONNECT byte an unproven socket must echo."""
+        if endpoint.challenge is None:
+            # Distinct from the bytes already echoed in this attempt, so a late duplicate
+            # echo is recognised as one.
+            fresh = [value for value in range(256) if value not in endpoint.answered]
+            endpoint.challenge = fresh[secrets.randbelow(len(fresh))]
+        self._reply(endpoint, Connect(endpoint.challenge).encode())
+
+    def _check_echo(self, endpoint: _Endpoint, echo: int | None) -> None:
+        if echo is not None and echo == endpoint.challenge:
+            endpoint.answered.append(echo)
+            endpoint.challenge = None
+            if len(endpoint.answered) < PROOF_ROUNDS:
+                self._challenge(endpoint)
+                return
+            endpoint.proven = True
+            self._heard(endpoint, time.monotonic())
+            if self._peer_mode == "direct":
+                for counterpart in self._counterparts(endpoint):
+                    self._send_peers(counterpart)
+            self._invite_camera(endpoint.stream, endpoint.channel)
+        elif echo not in endpoint.answered:
+            # A wrong guess ends this attempt: a blind spoofer gets one try per byte.
+            self._drops["proof_failed"] += 1
+            endpoint.challenge = None
+            endpoint.answered.clear()
 
     def _invite_camera(self, stream: _Stream, channel: int) -> None:
         """Punch the camera on a channel once someone watches there, as the viewer's REQ_PUNCH
@@ -690,17 +818,19 @@ class RelayPart:
         camera = stream.cameras.get(channel)
         if self._peer_mode != "relay" or camera is None:
             return
-        if stream.taps or stream.viewers.get(channel):
+        if stream.taps or any(viewer.proven for viewer in stream.viewers.get(channel, ())):
             self._reply(
                 camera, *(Punch(seq, camera.reply_ids).encode() for seq in INVITE_SEQUENCES)
             )
 
-    def _counterparts(self, endpoint: _Endpoint) -> list[_Endpoint]:
+    def _counterparts(self, endpoint: _Endpoint, proven_only: bool = True) -> list[_Endpoint]:
         stream = endpoint.stream
         if endpoint.role == "viewer":
             camera = stream.cameras.get(endpoint.channel)
             return [camera] if camera is not None else []
-        return list(stream.viewers.get(endpoint.channel, ()))
+        # Security consideration: the camera is told only of viewers that proved their address.
+        viewers = stream.viewers.get(endpoint.channel, ())
+        return [viewer for viewer in viewers if viewer.proven or not proven_only]
 
     def _send_peers(self, endpoint: _Endpoint) -> None:
         ack = RelayAck(endpoint.channel, endpoint.kind, endpoint.reply_ids)
@@ -709,35 +839,49 @@ class RelayPart:
             # address (LIP), so the receiver's own address there would make K punch itself
             # whenever it shares the camera's host (on loopback, always).
             relay = Address(self._announce, self.port)
-            self._reply(endpoint, ack.encode(), Peers((relay, relay, relay, relay)).encode())
-            return
-        counterparts = self._counterparts(endpoint)
-        if not counterparts:
-            return  # PEERS waits until the other end has registered
-        newest = max(counterparts, key=lambda e: e.last_seen)
-        # Direct mode hands each end one counterpart: the public address when it differs from
-        # the LAN one (different networks), else the LAN one.
-        peer = newest.public if newest.public.host != newest.lan.host else newest.lan
-        peers = Peers.between(endpoint.lan, endpoint.public, peer)
-        self._reply(endpoint, ack.encode(), peers.encode())
+            peers = Peers((relay, relay, relay, relay))
+        else:
+            counterparts = self._counterparts(endpoint)
+            if not counterparts:
+                return  # PEERS waits until the other end has registered
+            newest = max(counterparts, key=lambda e: e.last_seen)
+            # Direct mode hands each end one counterpart: the public address when it differs
+            # from the LAN one (different networks), else the LAN one.
+            peer = newest.public if newest.public.host != newest.lan.host else newest.lan
+            peers = Peers.between(endpoint.lan, endpoint.public, peer)
+        if endpoint.proven:
+            self._reply(endpoint, ack.encode(), peers.encode())
+        else:
+            # Neither public client reads the relay's RELAY_ACK; an unproven socket gets only
+            # what it needs, within its byte credit.
+            self._reply(endpoint, peers.encode())
 
     def _answer(self, endpoint: _Endpoint, packet: SdnkPacket, data: bytes) -> None:
         """Play the peer's part so both public clients' state machines complete."""
         match packet:
             case RelayAck():
                 endpoint.acknowledged = True
-            case Connected():
-                endpoint.connected = True
+                if not endpoint.proven:
+                    self._challenge(endpoint)
+            case Connected(echo=echo):
+                if endpoint.proven:
+                    endpoint.connected = True
+                else:
+                    self._check_echo(endpoint, echo)
             case Punch(sequence=sequence):
                 if endpoint.punches_answered >= MAX_PUNCH_REPLIES:
                     return
                 endpoint.punches_answered += 1
-                replies = [Punch(sequence, endpoint.reply_ids).encode()]
-                if endpoint.next_connect_counter <= LAST_CONNECT_COUNTER:
+                self._reply(endpoint, Punch(sequence, endpoint.reply_ids).encode())
+                if not endpoint.proven:
+                    self._challenge(endpoint)
+                elif endpoint.next_connect_counter <= LAST_CONNECT_COUNTER:
                     counter = endpoint.next_connect_counter
                     endpoint.next_connect_counter += 1
-                    replies.append(Connect(counter, header_counter=counter).encode())
-                self._reply(endpoint, *replies)
+                    self._reply(endpoint, Connect(counter, header_counter=counter).encode())
+            case Connect() if not endpoint.proven:
+                # CONNECTED ("I hear you") only once proven: K keeps punching until then.
+                self._challenge(endpoint)
             case Connect(counter=counter):
                 # K answers an empty CONNECT with 1; do the same.
                 replies = [Connected(1 if counter is None else counter).encode()]
@@ -749,12 +893,18 @@ class RelayPart:
                 self._drop("unexpected_packet", data, endpoint.public)
 
     def _reply(self, endpoint: _Endpoint, *datagrams: bytes) -> None:
-        # Security consideration: replies are rate limited per endpoint, so a spoofed source
-        # cannot turn the relay into a reflector.
+        # Security consideration: replies are rate limited per endpoint, and an unproven one is
+        # sent no more bytes than it sent (plus UNPROVEN_ALLOWANCE), so a spoofed source cannot
+        # turn the relay into a reflector or an amplifier.
         if not endpoint.replies.take():
             self._drops["reply_rate"] += 1
             return
         for datagram in datagrams:
+            if not endpoint.proven:
+                if len(datagram) > endpoint.credit:
+                    self._drops["unproven_credit"] += 1
+                    return
+                endpoint.credit -= len(datagram)
             endpoint.sink.send(datagram)
 
     # --- TCP fallback -------------------------------------------------------------------------

@@ -1,11 +1,9 @@
-"""Small non-blocking building blocks: a bounded datagram queue and a token bucket."""
+"""A small non-blocking building block: a bounded datagram queue."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
-from collections.abc import Callable
 from typing import Literal
 
 Overflow = Literal["drop_oldest", "drop_newest"]
@@ -60,25 +58,3 @@ class DatagramQueue:
     def close(self) -> None:
         self._closed = True
         self._ready.set()
-
-
-class TokenBucket:
-    """`rate` events per second with bursts of up to `burst`."""
-
-    def __init__(
-        self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._rate = rate
-        self._burst = burst
-        self._tokens = burst
-        self._clock = clock
-        self._stamp = clock()
-
-    def take(self) -> bool:
-        now = self._clock()
-        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
-        self._stamp = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True

@@ -73,11 +73,13 @@ class SimulatedCamera:
         profile: str = DEFAULT_PROFILE,
         p2p_key: bytes | None = None,
         relay_host: str | None = None,
+        identity_secret: str | None = None,
     ) -> None:
         """`p2p_key` overrides the key the login reply gives (None: use the reply's, or send
         unencrypted video when it has none). `relay_host` replaces the host of the reply's
         p2p-host: cameras on the server's own machine must reach the relay from the address
-        they logged in from, which the relay checks."""
+        they logged in from, which the relay checks. `identity_secret` is sent as
+        `device-secret` (a guess at how a real camera proves itself, docs/broker.md Pairing)."""
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
         self.host = host
@@ -95,6 +97,7 @@ class SimulatedCamera:
         self.profile = PROFILES[profile]
         self.p2p_key = p2p_key
         self.relay_host = relay_host
+        self.identity_secret = identity_secret
         self.logged_in = asyncio.Event()
         self.disconnected = asyncio.Event()
         self.camera_id: int | None = None
@@ -198,6 +201,8 @@ class SimulatedCamera:
         properties: dict[str, str] = {}
         if self.login is not None and self.password is not None:
             properties |= {"CX_UNAME": self.login, "CX_PASSWD": self.password}
+        if self.identity_secret is not None:
+            properties["device-secret"] = self.identity_secret
         properties |= {
             "mac": self.mac,
             "alias": self.alias,

@@ -19,6 +19,9 @@ MAX_PASSWORD_LENGTH = 1024
 MAX_LOGIN_LENGTH = 128
 MAX_NAME_LENGTH = 200
 MAX_SETTINGS_BYTES = 64 * 1024
+# What a pending (unowned) camera reported is kept up to this size: anyone may create one.
+MAX_PENDING_REPORT_BYTES = 4 * 1024
+TRUNCATED_MARK = "_truncated"
 
 _MAC_SEPARATORS = re.compile(r"[:\-.\s]")
 _MAC_DIGITS = re.compile(r"[0-9A-Fa-f]{12}")
@@ -68,11 +71,29 @@ class Camera:
     firmware: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
     created: datetime | None = None
+    # Hash of the identity secret its login carried when first bound (never shown).
+    identity_hash: str | None = field(default=None, repr=False)
+    # Paired by its owner although its login carries no secret: it cannot prove who it is.
+    accepts_unproven: bool = False
+
+    @property
+    def pending(self) -> bool:
+        """No owner yet: listed and recorded, but given nothing of an owner's."""
+        return self.owner is None
+
+    @property
+    def proof(self) -> str:
+        """What a later login must show to speak for this camera (docs/broker.md, Pairing)."""
+        if self.identity_hash:
+            return "identity secret"
+        return "none" if self.accepts_unproven else "owner credentials"
 
     def to_json(self, *, include_key: bool = False) -> dict[str, Any]:
         """JSON-ready fields; the p2p key (the camera's AES key) only when asked for."""
         record: dict[str, Any] = {
             "id": self.id,
+            "pending": self.pending,
+            "proof": self.proof,
             "alias": self.alias,
             "reported_alias": self.reported_alias,
             "mac": self.mac,
@@ -208,3 +229,20 @@ def decode_json_object(text: str | None) -> dict[str, Any]:
 def report_as_json(properties: dict[str, Any] | None) -> str:
     """What a camera reported, stored whatever it holds: odd values become their text."""
     return json.dumps(properties or {}, separators=(",", ":"), default=str)
+
+
+def bounded_report_as_json(properties: dict[str, Any] | None, limit: int) -> str:
+    """`report_as_json`, keeping only the first entries that fit in `limit` bytes; a cut report
+    says so with `"_truncated": true`."""
+    text = report_as_json(properties)
+    if len(text.encode()) <= limit:
+        return text
+    kept: dict[str, Any] = {TRUNCATED_MARK: True}
+    size = len(report_as_json(kept).encode())
+    for key, value in (properties or {}).items():
+        entry = len(report_as_json({key: value}).encode()) - 1  # its "key":value and a comma
+        if size + entry > limit:
+            break
+        kept[key] = value
+        size += entry
+    return report_as_json(kept)

@@ -100,13 +100,17 @@ class VerificationCache:
         self._ttl = ttl
         self._entries: OrderedDict[bytes, tuple[str, float]] = OrderedDict()
         self._lock = threading.Lock()
+        # Bumped by every forget(): a check that read a hash before a password change must not
+        # remember its (now stale) success after it.
+        self._generation = 0
 
-    def _fingerprint(self, login: str, password: str) -> bytes:
+    def fingerprint(self, login: str, password: str) -> bytes:
+        """An HMAC of the pair under this process's key: names it without revealing it."""
         message = login.casefold().encode() + b"\0" + password.encode("utf-8", "surrogatepass")
         return hmac.digest(self._key, message, "sha256")
 
     def hit(self, login: str, password: str) -> bool:
-        fingerprint = self._fingerprint(login, password)
+        fingerprint = self.fingerprint(login, password)
         with self._lock:
             entry = self._entries.get(fingerprint)
             if entry is None:
@@ -117,9 +121,16 @@ class VerificationCache:
             self._entries.move_to_end(fingerprint)
             return True
 
-    def remember(self, login: str, password: str) -> None:
-        fingerprint = self._fingerprint(login, password)
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def remember(self, login: str, password: str, *, generation: int | None = None) -> None:
+        """Note a success; skipped when `generation` (read before the check) is out of date."""
+        fingerprint = self.fingerprint(login, password)
         with self._lock:
+            if generation is not None and generation != self._generation:
+                return
             self._entries[fingerprint] = (login.casefold(), time.monotonic() + self._ttl)
             self._entries.move_to_end(fingerprint)
             while len(self._entries) > self._capacity:
@@ -128,6 +139,7 @@ class VerificationCache:
     def forget(self, login: str) -> None:
         folded = login.casefold()
         with self._lock:
+            self._generation += 1
             for fingerprint in [k for k, (who, _) in self._entries.items() if who == folded]:
                 del self._entries[fingerprint]
 

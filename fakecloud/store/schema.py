@@ -102,6 +102,19 @@ MIGRATIONS: tuple[Migration, ...] = (
     """,
     # 3: per-account aliases and the camera aliases made from them
     _give_accounts_aliases,
+    # 4: pairing. A camera without an owner is pending; identity_hash is the hash of the secret
+    # its login carried when first bound; accepts_unproven marks one the owner paired although
+    # its login proves nothing. A pairing window lets the next unknown cameras join an account.
+    """
+    ALTER TABLE cameras ADD COLUMN identity_hash TEXT;
+    ALTER TABLE cameras ADD COLUMN accepts_unproven INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX cameras_pending ON cameras(online, last_seen) WHERE owner_id IS NULL;
+    CREATE TABLE pairing_windows (
+        account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        opened TEXT NOT NULL,
+        expires TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

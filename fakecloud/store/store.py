@@ -14,17 +14,20 @@ import string
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from fakecloud.core.errors import UserError
 from fakecloud.store.models import (
+    MAX_PENDING_REPORT_BYTES,
     Account,
     Camera,
     Event,
     SessionEntry,
     TokenInfo,
+    bounded_report_as_json,
     check_login,
     check_name,
     check_new_password,
@@ -45,8 +48,17 @@ TOKEN_MARKER = ".accessToken:"
 _PARTNER_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_-")
 _CAMERA_COLUMNS = (
     "c.id, c.alias, c.mac, c.p2p_key, a.login, c.name, c.reported_alias, c.settings, c.online,"
-    " c.first_seen, c.last_seen, c.last_ip, c.firmware, c.properties, c.created"
+    " c.first_seen, c.last_seen, c.last_ip, c.firmware, c.properties, c.created,"
+    " c.identity_hash, c.accepts_unproven"
 )
+# Anyone on the network can make a pending camera, so only this many are kept: the ones online
+# and most recently seen (an attacker's flood pushes out its own records first).
+MAX_PENDING_CAMERAS = 100
+_PRUNE_PENDING = (
+    "DELETE FROM cameras WHERE id IN (SELECT id FROM cameras WHERE owner_id IS NULL"
+    " ORDER BY online DESC, COALESCE(last_seen, created) DESC, id DESC LIMIT -1 OFFSET ?)"
+)
+MAX_PAIRING_MINUTES = 24 * 60
 _ACCOUNT_COLUMNS = "id, login, created, alias"
 # A camera's cloud alias follows its owner: `<account alias>:<MAC>`, the bare MAC when unowned.
 _REFRESH_CAMERA_ALIAS = (
@@ -61,6 +73,16 @@ _CAMERA_SELECT = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class PasswordRecord:
+    """An account's stored hash (a dummy one for an unknown login) as read for one check."""
+
+    login: str
+    account: Account | None
+    stored_hash: str
+    generation: int  # the verification cache's, when the hash was read
+
+
 class Store:
     """One SQLite database in WAL mode. Thread-safe (one lock), but meant for one thread."""
 
@@ -71,6 +93,7 @@ class Store:
         hasher: PasswordHasher | None = None,
         cache: VerificationCache | None = None,
         max_log_rows: int = 100_000,
+        max_pending_cameras: int = MAX_PENDING_CAMERAS,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -78,6 +101,7 @@ class Store:
         self._dummy_hash = self._hasher.dummy_hash()
         self._cache = cache or VerificationCache()
         self._max_log_rows = max_log_rows
+        self._max_pending_cameras = max_pending_cameras
         self._log_inserts = 0
         self._lock = threading.RLock()
         # check_same_thread=False: AsyncStore opens nothing itself, it moves every call onto its
@@ -168,19 +192,36 @@ class Store:
     def verify_password(self, login: str, password: str) -> Account | None:
         """The account when the password is right; None otherwise. An unknown login costs one
         scrypt too, so response times do not reveal which logins exist."""
-        if self._cache.hit(login, password):
-            account = self.get_account(login)
-            if account is not None:
-                return account
+        return self.cached_password(login, password) or self.check_password(
+            self.password_record(login), password
+        )
+
+    def cached_password(self, login: str, password: str) -> Account | None:
+        """The account when this password verified recently: no scrypt, microseconds."""
+        return self.get_account(login) if self._cache.hit(login, password) else None
+
+    def password_fingerprint(self, login: str, password: str) -> bytes:
+        return self._cache.fingerprint(login, password)
+
+    def password_record(self, login: str) -> PasswordRecord:
+        """What check_password needs; read first, so the slow check can run off this thread."""
+        generation = self._cache.generation
         rows = self._query(
             f"SELECT {_ACCOUNT_COLUMNS}, password_hash FROM accounts WHERE login_key = ?",
             (login.casefold(),),
         )
-        stored = rows[0][4] if rows else self._dummy_hash
-        if not self._hasher.verify(password, stored) or not rows:
+        if not rows:
+            return PasswordRecord(login, None, self._dummy_hash, generation)
+        return PasswordRecord(login, _account(rows[0][:4]), rows[0][4], generation)
+
+    def check_password(self, record: PasswordRecord, password: str) -> Account | None:
+        """scrypt against the record. Touches no database, so any thread may run it."""
+        if record.account is not None and self._cache.hit(record.login, password):
+            return record.account  # verified meanwhile by a concurrent check
+        if not self._hasher.verify(password, record.stored_hash) or record.account is None:
             return None
-        self._cache.remember(login, password)
-        return _account(rows[0][:4])
+        self._cache.remember(record.login, password, generation=record.generation)
+        return record.account
 
     def set_password(self, login: str, password: str) -> None:
         password_hash = self._hasher.hash(check_new_password(password))
@@ -318,6 +359,88 @@ class Store:
             return camera_id
         raise UserError("could not find a free camera id")
 
+    def add_pending_camera(
+        self, *, mac: str, reported_alias: str | None = None, identity_secret: str | None = None
+    ) -> Camera:
+        """The camera with this MAC (or alias), created pending (no owner) when there is none,
+        keeping a hash of the identity secret its first login carried. Beyond the pending cap
+        the pending cameras seen least recently are dropped."""
+        mac = normalise_mac(mac)
+        with self._transaction() as db:
+            existing = self.find_camera(mac=mac, alias=reported_alias)
+            if existing is not None:
+                return existing
+            camera_id = self._insert_camera(db, mac)
+            db.execute(
+                "UPDATE cameras SET reported_alias = ?, identity_hash = ? WHERE id = ?",
+                (reported_alias, _identity_hash(mac, identity_secret), camera_id),
+            )
+            db.execute(_PRUNE_PENDING, (self._max_pending_cameras,))
+        camera = self.get_camera(camera_id)
+        if camera is None:
+            raise UserError(f"camera {mac} was dropped at once (pending cap 0)")
+        return camera
+
+    def approve_camera(
+        self, camera_id: int, owner: str, identity_secret: str | None = None
+    ) -> Camera:
+        """Give a pending camera its owner. It keeps the identity secret hash of its first
+        login (or takes this one when it had none); without any it is marked as accepting
+        unproven logins, since nothing else could ever speak for it."""
+        account = self._require_account(owner)
+        with self._transaction() as db:
+            camera = self.get_camera(camera_id)
+            if camera is None:
+                raise UserError(f"no camera {camera_id}")
+            if camera.owner is not None:
+                if camera.owner.casefold() == owner.casefold():
+                    return camera
+                raise UserError(f"camera {camera_id} belongs to another account")
+            identity_hash = camera.identity_hash or _identity_hash(camera.mac, identity_secret)
+            db.execute(
+                "UPDATE cameras SET owner_id = ?, identity_hash = ?, accepts_unproven = ?"
+                " WHERE id = ?",
+                (account.id, identity_hash, int(identity_hash is None), camera_id),
+            )
+            db.execute(_REFRESH_CAMERA_ALIAS, (camera_id,))
+        approved = self.get_camera(camera_id)
+        assert approved is not None
+        return approved
+
+    def open_pairing_window(self, login: str, minutes: float) -> datetime:
+        """Let the next unknown cameras join this account until the returned time (UTC).
+        The window is a row, so a running server sees one the CLI opened."""
+        if not 0 < minutes <= MAX_PAIRING_MINUTES:
+            raise UserError(f"a pairing window lasts 1 to {MAX_PAIRING_MINUTES} minutes")
+        account = self._require_account(login)
+        now = utc_now()
+        expires = now + timedelta(minutes=minutes)
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO pairing_windows (account_id, opened, expires)"
+                " VALUES (?, ?, ?)",
+                (account.id, now.isoformat(), expires.isoformat()),
+            )
+        return expires
+
+    def close_pairing_window(self, login: str) -> bool:
+        account = self._require_account(login)
+        with self._transaction() as db:
+            return bool(
+                db.execute(
+                    "DELETE FROM pairing_windows WHERE account_id = ?", (account.id,)
+                ).rowcount
+            )
+
+    def pairing_account(self) -> str | None:
+        """The account whose pairing window is open (the latest opened), if any."""
+        rows = self._query(
+            "SELECT a.login FROM pairing_windows p JOIN accounts a ON a.id = p.account_id"
+            " WHERE p.expires > ? ORDER BY p.opened DESC LIMIT 1",
+            (utc_now().isoformat(),),
+        )
+        return str(rows[0][0]) if rows else None
+
     def get_camera(self, camera_id: int) -> Camera | None:
         rows = self._query(f"{_CAMERA_SELECT} WHERE c.id = ?", (camera_id,))
         return _camera(rows[0]) if rows else None
@@ -368,21 +491,17 @@ class Store:
         properties: dict[str, Any] | None = None,
     ) -> None:
         now = utc_now().isoformat()
+        full = bounded = None
+        if properties is not None:
+            full = report_as_json(properties)
+            bounded = bounded_report_as_json(properties, MAX_PENDING_REPORT_BYTES)
         with self._transaction() as db:
             changed = db.execute(
                 "UPDATE cameras SET online = ?, last_seen = ?,"
                 " first_seen = COALESCE(first_seen, ?), last_ip = COALESCE(?, last_ip),"
-                " firmware = COALESCE(?, firmware),"
-                " properties = COALESCE(?, properties) WHERE id = ?",
-                (
-                    int(online),
-                    now,
-                    now,
-                    ip,
-                    firmware,
-                    None if properties is None else report_as_json(properties),
-                    camera_id,
-                ),
+                " firmware = COALESCE(?, firmware), properties = COALESCE("
+                "CASE WHEN owner_id IS NULL THEN ? ELSE ? END, properties) WHERE id = ?",
+                (int(online), now, now, ip, firmware, bounded, full, camera_id),
             ).rowcount
         if not changed:
             raise UserError(f"no camera {camera_id}")
@@ -481,6 +600,24 @@ def _camera_filter(camera_id: int | None) -> tuple[str, tuple[Any, ...]]:
     return ("", ()) if camera_id is None else ("WHERE camera_id = ?", (camera_id,))
 
 
+def identity_proves(camera: Camera, secret: str | None) -> bool:
+    """Whether a login's identity secret is the one this camera was bound with.
+    Security consideration: compared in constant time, as a hash, never as the secret."""
+    wanted = _identity_hash(camera.mac, secret)
+    return bool(camera.identity_hash and wanted) and hmac.compare_digest(
+        camera.identity_hash or "", wanted or ""
+    )
+
+
+def _identity_hash(mac: str, secret: str | None) -> str | None:
+    # Keyed by the MAC so equal secrets of two cameras differ. A device secret is the device's
+    # own (not a password someone chose), and a slow hash here would cost every camera login.
+    if not secret:
+        return None
+    digest = hmac.new(mac.encode(), secret.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return digest.hexdigest()
+
+
 def _token_hash(token: str) -> str:
     # Tokens are 256 random bits, so a plain SHA-256 is enough: there is nothing to brute-force.
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
@@ -515,4 +652,6 @@ def _camera(row: tuple[Any, ...]) -> Camera:
         firmware=row[12],
         properties=decode_json_object(row[13]),
         created=_optional_time(row[14]),
+        identity_hash=row[15],
+        accepts_unproven=bool(row[16]),
     )

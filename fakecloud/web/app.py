@@ -14,6 +14,7 @@ from fakecloud.web import (
     routes_media,
     routes_setup,
 )
+from fakecloud.web.hosts import AllowedHosts, HostCheck
 from fakecloud.web.limits import BodyLimit
 from fakecloud.web.routes_unknown import RecordBudget, UnknownRequests
 from fakecloud.web.sessions import WebSessions
@@ -22,6 +23,10 @@ from fakecloud.web.sessions import WebSessions
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="fakecloud", version=__version__, docs_url="/api/docs", redoc_url=None)
     app.state.runtime = runtime
+    # Added first, so it runs inside BodyLimit: an oversized body is refused whatever its Host.
+    app.add_middleware(
+        HostCheck, allowed=AllowedHosts.for_settings(runtime.settings, runtime.catalogue)
+    )
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes)
     runtime.services.setdefault("web_sessions", WebSessions())
     runtime.services.setdefault("http_capture_budget", RecordBudget())

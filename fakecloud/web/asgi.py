@@ -8,7 +8,7 @@ from typing import Any
 import uvicorn
 from uvicorn.server import ServerState
 
-from fakecloud.web.limits import ProgressWatchdog
+from fakecloud.web.limits import HeadLimit, ProgressWatchdog
 
 
 class AsgiProtocolFactory:
@@ -22,13 +22,16 @@ class AsgiProtocolFactory:
         keep_alive: float = 15.0,
         progress_period: float = 30.0,
     ):
-        # Security consideration: h11 caps the request line plus headers, so a client cannot grow
-        # our buffers without bound; bodies are capped by fakecloud.web.limits.BodyLimit, and a
-        # connection that makes no progress is closed by its ProgressWatchdog.
+        # Security consideration: h11 caps a head still arriving and HeadLimit a complete one
+        # (431), so a client cannot grow our buffers without bound; bodies are capped by
+        # fakecloud.web.limits.BodyLimit, and a connection that makes no progress is closed by
+        # its ProgressWatchdog. No endpoint speaks WebSocket, and an upgrade would hand the
+        # socket to a protocol the listeners' connection accounting does not see: none.
         self.progress_period = progress_period
         self.config = uvicorn.Config(
-            app,
+            HeadLimit(app, max_header_bytes),
             http="h11",
+            ws="none",
             lifespan="off",
             log_config=None,
             access_log=False,

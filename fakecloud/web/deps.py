@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 
 from fakecloud.core.config import address_in
+from fakecloud.core.login_guard import LoginRefused
 from fakecloud.runtime import Runtime
 
 SESSION_COOKIE = "SeedonkSession"  # the Seedonk portal's cookie name (docs/protocol.md section 2)
@@ -81,12 +83,18 @@ async def authenticate(request: Request, store: Any) -> str | None:
     credentials = basic_credentials(header)
     if credentials:
         login, secret = credentials
-        account = await store.verify_password(login, secret) or await store.verify_token(
-            login, secret
-        )
+        # The token first: a hash lookup, where a password costs scrypt under the login limits.
+        account = await store.verify_token(login, secret)
+        if account is None:
+            with contextlib.suppress(LoginRefused):  # answered like a wrong password: 401
+                account = await store.verify_password(login, secret, client=client_address(request))
         if account:
             return account.login
     return None
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
 async def current_viewer(request: Request, runtime: RuntimeDep) -> Viewer:
@@ -109,7 +117,12 @@ async def current_viewer(request: Request, runtime: RuntimeDep) -> Viewer:
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
 
 
-async def visible_camera(camera_id: int, viewer: ViewerDep, store: StoreDep) -> Any:
+# Ids are SQLite integers: a larger number in a path is a client's mistake (422), not a 500.
+MAX_DATABASE_ID = (1 << 63) - 1
+DatabaseId = Annotated[int, Path(ge=0, le=MAX_DATABASE_ID)]
+
+
+async def visible_camera(camera_id: DatabaseId, viewer: ViewerDep, store: StoreDep) -> Any:
     """The camera, if it exists and the viewer may see it; 404 otherwise (no existence leak)."""
     camera = await store.get_camera(camera_id)
     if camera is None or not (viewer.sees_everything or camera.owner == viewer.login):

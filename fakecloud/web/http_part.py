@@ -4,27 +4,49 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from typing import Any
 
 from fakecloud.core.errors import UserError
+from fakecloud.core.rates import LogThrottle
+from fakecloud.frontdoor.budgets import ACCEPT_ERROR_LOG_INTERVAL, ConnectionBudget
 from fakecloud.web.asgi import AsgiProtocolFactory
 
 log = logging.getLogger(__name__)
+
+DEFAULT_MAX_CONNECTIONS = 512
 
 
 class HttpPart:
     name = "http"
 
-    def __init__(self, protocols: AsgiProtocolFactory, host: str, port: int):
+    def __init__(
+        self,
+        protocols: AsgiProtocolFactory,
+        host: str,
+        port: int,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        budget: ConnectionBudget | None = None,
+    ):
         self.protocols = protocols
         self.host = host
         self.port = port
+        # Security consideration: the HTTP port has its own cap besides the process-wide budget
+        # (shared with the front door), so held HTTP connections cannot take every slot.
+        self.max_connections = max_connections
+        self.budget = budget or ConnectionBudget(max_connections, max_connections)
+        self.active: set[_CountedConnection] = set()
+        self.counters: Counter[str] = Counter()
+        self.full_reported = LogThrottle(ACCEPT_ERROR_LOG_INTERVAL)
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            self._server = await loop.create_server(self.protocols, self.host, self.port)
+            self._server = await loop.create_server(
+                lambda: _CountedConnection(self), self.host, self.port
+            )
         except OSError as error:
             raise UserError(
                 f"cannot listen for HTTP on {self.host}:{self.port}: {error.strerror}"
@@ -40,4 +62,69 @@ class HttpPart:
             self._server = None
 
     def status(self) -> dict[str, Any]:
-        return {"listening": self._server is not None, "address": f"{self.host}:{self.port}"}
+        return {
+            "listening": self._server is not None,
+            "address": f"{self.host}:{self.port}",
+            "active_connections": len(self.active),
+            "connections": dict(self.counters),
+        }
+
+
+# What a refused connection delegates to (the socket is aborted before any byte is read).
+_NOT_ADMITTED = asyncio.Protocol()
+
+
+class _CountedConnection(asyncio.Protocol):
+    """One HTTP-port connection: admitted against the caps, then served by uvicorn's protocol.
+
+    It stays the socket's protocol for the connection's whole life (uvicorn replaces its own
+    protocol only for WebSocket upgrades, which AsgiProtocolFactory turns off), so every
+    admitted connection releases its slot."""
+
+    def __init__(self, part: HttpPart) -> None:
+        self._part = part
+        self._inner: asyncio.Protocol = _NOT_ADMITTED
+        self._host: str | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        part = self._part
+        host = str((transport.get_extra_info("peername") or ("?",))[0])
+        if len(part.active) >= part.max_connections:
+            part.counters["rejected"] += 1
+            if (suppressed := part.full_reported.ready("full")) is not None:
+                log.warning(
+                    "the HTTP port has %d open connections, its limit; refusing new ones "
+                    "(%d more refusals not logged)",
+                    part.max_connections,
+                    suppressed,
+                )
+            transport.abort()
+            return
+        if not part.budget.acquire(host):
+            part.counters["rejected_budget"] += 1
+            transport.abort()
+            return
+        self._host = host
+        part.active.add(self)
+        part.counters["accepted"] += 1
+        self._inner = part.protocols()
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._host is None:
+            return
+        self._part.active.discard(self)
+        self._part.budget.release(self._host)
+        self._inner.connection_lost(exc)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from importlib.resources import files
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
 
-from fakecloud.web.deps import CameraDep, StoreDep, ViewerDep
+from fakecloud.core.errors import UserError
+from fakecloud.web.deps import CameraDep, RuntimeDep, StoreDep, ViewerDep
+from fakecloud.web.sessions import require_anti_csrf
 
 router = APIRouter(tags=["api"])
 
@@ -21,6 +24,7 @@ def camera_summary(camera: Any) -> dict[str, Any]:
         "mac": camera.mac,
         "name": camera.name,
         "owner": camera.owner,
+        "pending": camera.owner is None,
         "online": camera.online,
         "last_ip": camera.last_ip,
         "last_seen": camera.last_seen,
@@ -42,6 +46,40 @@ async def list_cameras(viewer: ViewerDep, store: StoreDep) -> list[dict[str, Any
 @router.get("/api/cameras/{camera_id}")
 async def show_camera(camera: CameraDep) -> dict[str, Any]:
     return camera_summary(camera)
+
+
+class Approval(BaseModel):
+    # Who gets the camera: the logged-in account; a trusted client (no login) must name one.
+    account: str | None = None
+
+
+@router.post("/api/cameras/{camera_id}/approve")
+async def approve_camera(
+    camera_id: int,
+    approval: Approval,
+    request: Request,
+    viewer: ViewerDep,
+    store: StoreDep,
+    runtime: RuntimeDep,
+) -> dict[str, Any]:
+    """Give a pending camera its owner; its live session (if any) serves them at once.
+    Security consideration: an account approves only for itself, and a camera it cannot see
+    (another's) reads as missing; the AntiCSRF header keeps cross-site forms out."""
+    require_anti_csrf(request)
+    account = viewer.login or approval.account
+    if account is None or (viewer.login and approval.account not in (None, viewer.login)):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "name the account you approve for")
+    camera = await store.get_camera(camera_id)
+    if camera is None or camera.owner not in (None, account):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera {camera_id}")
+    try:
+        camera = await store.approve_camera(camera_id, account)
+    except UserError as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
+    broker = runtime.services.get("broker")
+    if broker is not None:
+        await broker.camera_changed(camera_id)
+    return camera_summary(camera) | {"proof": camera.proof}
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

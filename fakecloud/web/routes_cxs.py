@@ -5,14 +5,24 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
-from fakecloud.web.deps import SESSION_COOKIE, CameraDep, RuntimeDep, StoreDep, Viewer, ViewerDep
+from fakecloud.core.login_guard import LoginRefused
+from fakecloud.web.deps import (
+    CameraDep,
+    RuntimeDep,
+    StoreDep,
+    Viewer,
+    ViewerDep,
+    client_address,
+)
 from fakecloud.web.dttm import DttmError, format_dttm, parse_dttm
 from fakecloud.web.login_form import LoginFormError, parse_login_form
+from fakecloud.web.sessions import end_session, require_anti_csrf, start_session
 
 router = APIRouter(prefix="/cxs/api", tags=["seedonk"])
 
@@ -97,29 +107,35 @@ async def login(
     request: Request,
     response: Response,
     store: StoreDep,
-    anti_csrf: str | None = Header(default=None, alias="AntiCSRF"),
 ) -> dict[str, Any]:
-    # Security consideration: the portal always sent this header; a cross-site form cannot.
-    if anti_csrf is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing AntiCSRF header")
+    require_anti_csrf(request)
     try:
         form = parse_login_form(await request.body())
     except LoginFormError as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
-    account = await store.verify_password(form.username, form.password)
+    try:
+        account = await store.verify_password(
+            form.username,
+            form.password,
+            client=client_address(request),
+            still_waiting=partial(_still_connected, request),
+        )
+    except LoginRefused:  # the login limits: answered exactly like a wrong password
+        account = None
     if account is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong login or password")
-    token = request.app.state.runtime.services["web_sessions"].create(account.login)
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax")
+    start_session(request, response, account.login)
     return {"userId": account.login, "username": account.login}
+
+
+async def _still_connected(request: Request) -> bool:
+    # The body is read already, so asking the server about the connection consumes nothing.
+    return not await request.is_disconnected()
 
 
 @router.post("/auth/logout")
 async def logout(request: Request, response: Response) -> dict[str, str]:
-    token = request.cookies.get(SESSION_COOKIE)
-    if token:
-        request.app.state.runtime.services["web_sessions"].end(token)
-    response.delete_cookie(SESSION_COOKIE)
+    end_session(request, response)
     return {"status": "ok"}
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
+
+from fakecloud.web.deps import RuntimeDep, current_viewer
 
 router = APIRouter(tags=["health"])
 
@@ -15,5 +17,17 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/api/status")
-async def status(request: Request) -> dict[str, Any]:
-    return request.app.state.runtime.status()
+async def status(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    """Everything for trusted-network clients and logged-in accounts; only which parts run for
+    anyone else."""
+    full = runtime.status()
+    try:
+        await current_viewer(request, runtime)
+    except HTTPException:
+        # Security consideration: the full status lists camera ids, sessions and peers.
+        return {
+            "version": full["version"],
+            "parts": sorted(full["parts"]),
+            "detail": "log in (or ask from a trusted network) for the full status",
+        }
+    return full

@@ -17,7 +17,7 @@ from fakecloud.media.outputs.hls import PLAYLIST_TYPE, SEGMENT_TYPE
 from fakecloud.media.outputs.mjpeg import CONTENT_TYPE as MJPEG_TYPE
 from fakecloud.media.outputs.pictures import PictureError
 from fakecloud.media.outputs.streaming import NoVideoError, UnsupportedCodecError
-from fakecloud.web.deps import current_viewer, service, visible_camera
+from fakecloud.web.deps import DatabaseId, current_viewer, service, visible_camera
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ HubDep = Annotated[MediaHub, Depends(service("media_hub"))]
 Outputs = Annotated[MediaOutputs, Depends(service("media_outputs"))]
 
 
-async def camera_access(camera_id: int, request: Request, hub: HubDep) -> int:
+async def camera_access(camera_id: DatabaseId, request: Request, hub: HubDep) -> int:
     """The camera a request may watch. Security consideration: this is the one place that
     decides who sees video. With the store running, the viewer policy of fakecloud.web.deps
     applies (trusted networks, or the camera's owner); otherwise only the hub's own check."""

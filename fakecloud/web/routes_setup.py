@@ -26,6 +26,8 @@ async def retrieve_camera(
     recorder = runtime.services.get("capture")
     if recorder:
         recorder.record("http", peer=peer, decoded={"path": "retrievecamera", "mac": mac})
+    if not key.isascii():  # the firmware's key is hex; anything else is not a camera asking
+        return Response(b"key must be ASCII hex\n", status.HTTP_400_BAD_REQUEST)
     if not key_is_valid(login, mac, key):
         log.warning("%s asked for a camera name with a wrong key (MAC %s)", peer, mac)
         return Response(status_code=status.HTTP_403_FORBIDDEN)

@@ -6,6 +6,12 @@ import secrets
 import time
 from collections import OrderedDict
 
+from fastapi import HTTPException, Request, Response, status
+
+from fakecloud.web.deps import SESSION_COOKIE
+
+ANTI_CSRF_HEADER = "AntiCSRF"  # the Seedonk portal sent it on every state-changing call
+
 
 class WebSessions:
     """Security consideration: tokens are 256-bit random, expire, and the table is bounded so a
@@ -39,3 +45,35 @@ class WebSessions:
     def end_all_for(self, login: str) -> None:
         for token in [t for t, (owner, _) in self._sessions.items() if owner == login]:
             del self._sessions[token]
+
+
+def require_anti_csrf(request: Request) -> None:
+    """Security consideration: a cross-site form or image cannot set a custom header, so its
+    presence proves the request came from a script of the page's own origin (the portal's
+    convention), which is all that login and logout need against cross-site requests."""
+    if ANTI_CSRF_HEADER not in request.headers:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"missing {ANTI_CSRF_HEADER} header")
+
+
+def start_session(request: Request, response: Response, login: str) -> None:
+    """Log the browser in. Security consideration: under TLS the cookie is `Secure`, so the
+    browser never sends it over plain HTTP where anyone on the LAN could read it."""
+    token = request.app.state.runtime.services["web_sessions"].create(login)
+    response.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="lax", secure=_under_tls(request)
+    )
+
+
+def end_session(request: Request, response: Response) -> None:
+    """Log the browser out; only a request passing the AntiCSRF check may."""
+    require_anti_csrf(request)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        request.app.state.runtime.services["web_sessions"].end(token)
+    response.delete_cookie(
+        SESSION_COOKIE, httponly=True, samesite="lax", secure=_under_tls(request)
+    )
+
+
+def _under_tls(request: Request) -> bool:
+    return request.url.scheme == "https"

@@ -377,7 +377,7 @@ async def test_learning_policy_accepts_and_records_an_unknown_camera_login(
     task = asyncio.create_task(camera.run())
     await asyncio.wait_for(camera.logged_in.wait(), 5)
     stored = await served.store.find_camera(mac="00:AA:BB:CC:DD:EE")
-    assert stored.online and stored.owner is None
+    assert stored.online and stored.owner is None and stored.pending, "pending until approved"
     (login,) = served.recorder.of_kind("login")
     assert login["known_form"] is False and login["decoded"]["mac"] == "00:AA:BB:CC:DD:EE"
     assert login["data"], "the raw login is kept when it carries no secret"

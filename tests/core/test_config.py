@@ -90,3 +90,24 @@ def test_tend_names_join_the_redirected_names_only_when_asked() -> None:
     assert {"server.tend-us.tendplatform.com", "web.tend-us.tendplatform.com"} <= set(
         opted_in.extra_hostnames
     )
+
+
+def test_connection_budgets_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKECLOUD_MAX_CONNECTIONS_PER_ADDRESS", "32")
+    monkeypatch.setenv("FAKECLOUD_SESSION_FRAME_RATE", "5")
+    settings = load_settings()
+    assert settings.max_connections_per_address == 32
+    assert settings.session_frame_rate == 5.0
+    assert settings.max_login_frame_bytes == 16 * 1024 < settings.max_request_bytes
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("FAKECLOUD_MAX_LOGIN_FRAME_BYTES", "100"), ("FAKECLOUD_HTTP_MAX_CONNECTIONS", "0")],
+)
+def test_budgets_too_small_to_work_are_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(UserError, match=variable.removeprefix("FAKECLOUD_").lower()):
+        load_settings()

@@ -1,4 +1,9 @@
-from fakecloud.core.netinfo import default_route_interface, detect_lan_address, interface_ipv4
+from fakecloud.core.netinfo import (
+    default_route_interface,
+    detect_lan_address,
+    interface_ipv4,
+    same_address,
+)
 
 ROUTES = """Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask
 eth1\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF
@@ -18,3 +23,10 @@ def test_loopback_interface_address() -> None:
 
 def test_detected_address_is_ipv4() -> None:
     assert len(detect_lan_address().split(".")) == 4
+
+
+def test_same_address_compares_addresses_not_texts() -> None:
+    assert same_address("127.0.0.2", "::ffff:127.0.0.2") is True
+    assert same_address("fe80::1%eth0", "fe80::1") is True
+    assert same_address("127.0.0.1", "127.0.0.2") is False
+    assert same_address("broker.seedonk.com", "127.0.0.1") is None

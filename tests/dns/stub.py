@@ -10,8 +10,13 @@ from typing import Any, Literal
 from dnslib import QTYPE, RR, A, DNSRecord
 
 Behaviour = Literal["answer", "truncate", "silent", "wrong_id", "wrong_question"]
-KNOWN = {"example.test.": "192.0.2.1", "big.example.test.": "192.0.2.2"}
-BIG_ANSWER_RECORDS = 60  # 60 A records: well over 512 bytes
+KNOWN = {
+    "example.test.": "192.0.2.1",
+    "big.example.test.": "192.0.2.2",
+    "huge.example.test.": "192.0.2.3",
+}
+BIG_ANSWER_RECORDS = 60  # 60 A records: well over 512 bytes, under the 1232-byte EDNS clamp
+HUGE_ANSWER_RECORDS = 200  # 200 A records: over 3 KiB, past the clamp
 
 
 def answer_for(query: DNSRecord, ttl: int) -> DNSRecord:
@@ -21,7 +26,7 @@ def answer_for(query: DNSRecord, ttl: int) -> DNSRecord:
         reply.header.rcode = 3  # NXDOMAIN
         return reply
     if query.q.qtype == QTYPE.A:
-        count = BIG_ANSWER_RECORDS if name.startswith("big.") else 1
+        count = {"big.": BIG_ANSWER_RECORDS, "huge": HUGE_ANSWER_RECORDS}.get(name[:4], 1)
         for index in range(count):
             address = KNOWN[name] if index == 0 else f"198.51.100.{index}"
             reply.add_answer(RR(query.q.qname, QTYPE.A, ttl=ttl, rdata=A(address)))

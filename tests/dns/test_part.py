@@ -23,6 +23,7 @@ from fakecloud.core.config import Settings
 from fakecloud.dns import DnsPart
 from fakecloud.dns.upstream import Upstream
 from tests.dns.conftest import ListRecorder, ShimFactory, StubFactory
+from tests.dns.stub import HUGE_ANSWER_RECORDS
 
 TIMEOUT = 2.0
 
@@ -338,7 +339,7 @@ async def test_a_normal_query_is_answered_during_a_flood(make_shim: ShimFactory)
 
 
 async def test_tcp_connection_limits(make_shim: ShimFactory) -> None:
-    part = await make_shim(max_tcp_connections=2, tcp_idle_timeout=0.3)
+    part = await make_shim(max_tcp_connections=2, max_tcp_per_client=2, tcp_idle_timeout=0.3)
     assert part.port
     # Two idle clients fill the slots; a third is turned away at once.
     idle = [await asyncio.open_connection("127.0.0.1", part.port) for _ in range(2)]
@@ -369,15 +370,128 @@ async def test_tcp_connection_limits(make_shim: ShimFactory) -> None:
     writer.close()
 
 
-async def test_port_in_use_is_a_user_error(make_shim: ShimFactory, settings: Settings) -> None:
-    from fakecloud.core.errors import UserError
+@pytest.mark.parametrize("kind", [socket.SOCK_DGRAM, socket.SOCK_STREAM])
+async def test_a_port_in_use_leaves_the_shim_not_running_with_the_fix(
+    settings: Settings, kind: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket(socket.AF_INET, kind) as holder:
+        holder.bind(("127.0.0.1", 0))
+        if kind == socket.SOCK_STREAM:
+            holder.listen()
+        taken = settings.model_copy(update={"dns_port": holder.getsockname()[1]})
+        part = DnsPart(taken, load_catalogue(), upstreams=[])
+        await part.start()  # does not raise: the rest of fakecloud keeps serving
+        try:
+            status = part.status()
+            assert status["running"] is False and status["address"] is None
+            assert "already in use" in status["error"]
+            assert "fakecloud dns-config" in status["fix"]
+            assert "FAKECLOUD_DNS_ENABLED=false" in status["fix"]
+            assert part.failure is not None and "already in use" in part.failure
+        finally:
+            await part.stop()
+    assert any("DNS shim is NOT running" in record.getMessage() for record in caplog.records)
 
-    first = await make_shim()
-    taken = settings.model_copy(update={"dns_port": first.port})
-    second = DnsPart(taken, load_catalogue(), upstreams=[])
-    with pytest.raises(UserError, match="cannot listen for DNS"):
-        await second.start()
-    await second.stop()
+
+async def test_a_running_shim_reports_running(make_shim: ShimFactory) -> None:
+    part = await make_shim()
+    status = part.status()
+    assert status["running"] is True and "error" not in status and part.failure is None
+
+
+TCP_SHARE_TIMEOUT = 5.0
+
+
+async def tcp_query(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> DNSRecord:
+    writer.write(struct.pack("!H", len(GOOD_QUERY)) + GOOD_QUERY)
+    async with asyncio.timeout(TCP_SHARE_TIMEOUT):
+        (length,) = struct.unpack("!H", await reader.readexactly(2))
+        return DNSRecord.parse(await reader.readexactly(length))
+
+
+async def test_one_client_holds_only_its_share_of_tcp_slots(make_shim: ShimFactory) -> None:
+    part = await make_shim(max_tcp_connections=8, max_tcp_per_client=2, tcp_idle_timeout=5)
+    assert part.port
+    held = [await asyncio.open_connection("127.0.0.1", part.port) for _ in range(2)]
+    for reader, writer in held:
+        assert str((await tcp_query(reader, writer)).a.rdata) == "127.0.0.1"
+    # A third connection from the same address is closed at once, unanswered.
+    reader, writer = await asyncio.open_connection("127.0.0.1", part.port)
+    async with asyncio.timeout(TCP_SHARE_TIMEOUT):
+        assert await reader.read() == b""
+    writer.close()
+    # Another client (another loopback source address) is still served.
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", part.port, local_addr=("127.0.0.2", 0)
+    )
+    assert str((await tcp_query(reader, writer)).a.rdata) == "127.0.0.1"
+    writer.close()
+    assert part.status()["counters"]["tcp_client_share_rejected"] == 1
+    # A slot given back can be taken again by the first client.
+    held[0][1].close()
+    await held[0][1].wait_closed()
+    for _ in range(50):  # bounded: the shim notices the close within a loop turn or two
+        reader, writer = await asyncio.open_connection("127.0.0.1", part.port)
+        try:
+            answer = await tcp_query(reader, writer)
+            break
+        except asyncio.IncompleteReadError:
+            writer.close()
+    else:
+        pytest.fail("the slot was never given back")
+    assert str(answer.a.rdata) == "127.0.0.1"
+    writer.close()
+    for _, held_writer in held[1:]:
+        held_writer.close()
+
+
+async def test_a_tcp_connection_has_a_whole_connection_deadline(
+    make_shim: ShimFactory,
+) -> None:
+    # Each query arrives well inside the idle limit, yet the connection must still end.
+    part = await make_shim(tcp_idle_timeout=5, settings_changes={"dns_tcp_connection_seconds": 1.0})
+    assert part.port
+    reader, writer = await asyncio.open_connection("127.0.0.1", part.port)
+    started = time.monotonic()
+    answered = 0
+    with pytest.raises(asyncio.IncompleteReadError):
+        for _ in range(100):  # 100 x 0.1 s is far past the 1 s deadline
+            await tcp_query(reader, writer)
+            answered += 1
+            await asyncio.sleep(0.1)  # the trickle being tested, not synchronisation
+    writer.close()
+    assert answered >= 2 and time.monotonic() - started < 5
+    assert part.status()["counters"]["tcp_connections_expired"] == 1
+
+
+def edns_query(name: str, payload: int) -> dns.message.Message:
+    return dns.message.make_query(name, "A", use_edns=0, payload=payload)
+
+
+async def test_edns_reply_size_is_clamped_to_1232_bytes(
+    make_shim: ShimFactory, make_stub: StubFactory
+) -> None:
+    stub = await make_stub()
+    part = await make_shim(stub)
+    assert part.port
+    for _ in range(2):  # the forwarded answer, then the cached one
+        wire = await dns.asyncquery.udp(
+            edns_query("huge.example.test", 65535), "127.0.0.1", timeout=TIMEOUT,
+            port=part.port, ignore_trailing=True,
+        )  # fmt: skip
+        assert wire.flags & dns.flags.TC and wire.answer == []
+    assert stub.udp_queries == 1
+    # dig asking for 64 KiB over UDP is told to retry over TCP, which it does by itself.
+    output = await dig(part.port, "+bufsize=65535", "+ignore", "huge.example.test", "A")
+    assert " tc" in output.split("flags:")[1].split(";")[0]
+    assert "ANSWER: 0" in output
+    output = await dig(part.port, "+bufsize=65535", "huge.example.test", "A")
+    assert f"ANSWER: {HUGE_ANSWER_RECORDS}" in output
+    # An answer under the clamp is still sent whole over UDP.
+    fits = await dns.asyncquery.udp(
+        edns_query("big.example.test", 4096), "127.0.0.1", timeout=TIMEOUT, port=part.port
+    )
+    assert not fits.flags & dns.flags.TC and len(addresses(fits)) == 60
 
 
 async def test_error_replies_are_rate_limited_per_client(make_shim: ShimFactory) -> None:

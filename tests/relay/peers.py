@@ -6,6 +6,11 @@ times each on both channels, RES_PUNCH counters 7..12 on both once 7 punches cam
 `k_viewer` follows K (KyleBoyer/homebridge-myq-camera src/p2p.ts): the camera's `V_<deviceId>`
 twice, REGISTER until PEERS, RELAY_ACK, PUNCH + CONNECT(1) until CONNECTED. After that both are
 quiet on the media socket; `receiver_report` and `bye` are what K sends on its control socket.
+
+Every `UdpPeer` also does what both clients do whatever their state: it answers every CONNECT
+with CONNECTED echoing its byte, and PEERS with RELAY_ACK (unless the relay sent its own RELAY_ACK
+first, as it does to sockets it trusts from the start), which is how the relay's challenges get
+answered (docs/relay.md, "Who may watch").
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from fakecloud.net.rtp import RtcpPacket, RtcpType, build_rtcp, rtcp_bye
 from fakecloud.net.sdnk import (
@@ -24,22 +29,50 @@ from fakecloud.net.sdnk import (
     Punch,
     Register,
     RelayAck,
+    SdnkError,
     SdnkPacket,
     decode,
     is_sdnk,
 )
+from fakecloud.relay.part import PROOF_ROUNDS
 
 RECEIVE_TIMEOUT = 5.0
 PacketT = TypeVar("PacketT")
 TCP_LENGTH = struct.Struct(">H")
 
 
+def _sdnk(data: bytes) -> SdnkPacket | None:
+    try:
+        return decode(data) if is_sdnk(data) else None
+    except SdnkError:
+        return None
+
+
 class _Inbox(asyncio.DatagramProtocol):
+    """Queues what arrives, answering PEERS and CONNECT at once as both public clients do."""
+
     def __init__(self) -> None:
         self.queue: asyncio.Queue[tuple[bytes, tuple[str, int]]] = asyncio.Queue()
+        self.transport: asyncio.DatagramTransport | None = None
+        self.registered: Register | None = None  # the last REGISTER this socket sent
+        # The relay acknowledged this socket itself (RELAY_ACK before PEERS: a trusted socket).
+        self.acknowledged = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        self.queue.put_nowait((data, (str(addr[0]), int(addr[1]))))
+        source = (str(addr[0]), int(addr[1]))
+        packet = _sdnk(data)
+        assert self.transport is not None
+        if isinstance(packet, RelayAck):
+            self.acknowledged = True
+        elif isinstance(packet, Connect):
+            self.transport.sendto(Connected(packet.counter).encode(), source)
+        elif isinstance(packet, Peers) and self.registered is not None and not self.acknowledged:
+            mine = self.registered
+            self.transport.sendto(RelayAck(mine.channel, mine.kind, mine.ids).encode(), source)
+        self.queue.put_nowait((data, source))
 
 
 class UdpPeer:
@@ -62,6 +95,8 @@ class UdpPeer:
         return cls(transport, inbox)
 
     def send(self, data: bytes, to: tuple[str, int]) -> None:
+        if isinstance(packet := _sdnk(data), Register):
+            self._inbox.registered = packet
         self._transport.sendto(data, to)
 
     async def until(
@@ -83,6 +118,14 @@ class UdpPeer:
     async def peers(self) -> Peers:
         await self.until(lambda peer: bool(peer.of_type(Peers)))
         return self.of_type(Peers)[-1]
+
+    async def proven(self) -> None:
+        """Until the relay's challenges have all been echoed (each is a distinct byte), so the
+        relay handles this socket's next datagram as from a proven address; a socket the relay
+        trusts from the start (the camera's) gets RELAY_ACK with its PEERS instead."""
+        await self.until(
+            lambda peer: bool(peer.of_type(RelayAck)) or len(challenges(peer)) >= PROOF_ROUNDS
+        )
 
     async def media_count(self, count: int, within: float = RECEIVE_TIMEOUT) -> list[bytes]:
         await self.until(lambda peer: len(peer.media) >= count, within)
@@ -124,14 +167,21 @@ R_CONNECT_COUNTERS = range(7, 13)
 VIEWER_SSRC = 0x5EED0001
 
 
+def challenges(peer: UdpPeer) -> set[int | None]:
+    """The CONNECT bytes the relay sent this socket (its challenges, then R's counters)."""
+    return {connect.counter for connect in peer.of_type(Connect)}
+
+
 async def _register_both(
     relay: Relay, ids: tuple[str, str], host: str = "127.0.0.1"
 ) -> list[UdpPeer]:
+    """REGISTER both channels and wait for PEERS and the proof of the socket's address."""
     sockets = [await UdpPeer.bind(host), await UdpPeer.bind(host)]
     for channel, sock in enumerate(sockets):
         sock.send(Register(channel, "V", sock.address, ids).encode(), relay)
     for sock in sockets:
         await sock.peers()
+        await sock.proven()
     return sockets
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +16,7 @@ from fakecloud.core.errors import UserError
 from fakecloud.net.sdnk import (
     Address,
     Connect,
+    Connected,
     Peers,
     Punch,
     Register,
@@ -21,6 +24,7 @@ from fakecloud.net.sdnk import (
     decode,
 )
 from fakecloud.relay import Allocation, RelayError, RelayPart, Tap
+from fakecloud.relay.part import CHANNELS, UNPROVEN_ALLOWANCE
 from tests.relay.peers import (
     RECEIVE_TIMEOUT,
     TcpPeer,
@@ -32,6 +36,7 @@ from tests.relay.peers import (
 )
 
 CAMERA = 5
+HOST = "127.0.0.1"  # where the test viewers register from: their app's broker address
 
 
 class ListRecorder:
@@ -97,7 +102,7 @@ def _media(index: int, size: int = 64) -> bytes:
 
 
 async def test_r_reading_rendezvous_and_media(relay: RelayPart) -> None:
-    allocation = relay.allocate(CAMERA, "video", "alice")
+    allocation = relay.allocate(CAMERA, "video", "alice", viewer_host=HOST)
     assert allocation.offer_url == f"rtp://127.0.0.1:{relay.port}"
     assert (allocation.camera_media_id, allocation.viewer_media_id) == ("V_5", "V_alice")
     viewer = await _r_viewer(allocation)
@@ -123,7 +128,7 @@ async def test_r_reading_rendezvous_and_media(relay: RelayPart) -> None:
 
 
 async def test_k_reading_rendezvous_with_camera_host(relay: RelayPart) -> None:
-    allocation = relay.allocate(CAMERA, "audio", "bob", camera_host="127.0.0.2")
+    allocation = relay.allocate(CAMERA, "audio", "bob", camera_host="127.0.0.2", viewer_host=HOST)
     assert allocation.camera_media_id == "A_5"
     viewer = await _k_viewer(allocation)
     # A K-style camera also names itself twice; its host tells it apart.
@@ -135,7 +140,7 @@ async def test_k_reading_rendezvous_with_camera_host(relay: RelayPart) -> None:
 
 
 async def test_camera_host_is_enforced(relay: RelayPart, recorder: ListRecorder) -> None:
-    allocation = relay.allocate(CAMERA, "video", "alice", camera_host="127.0.0.2")
+    allocation = relay.allocate(CAMERA, "video", "alice", camera_host="127.0.0.2", viewer_host=HOST)
     impostor = await UdpPeer.bind()
     ids = (allocation.camera_media_id, allocation.viewer_media_id)
     impostor.send(Register(0, "V", impostor.address, ids).encode(), _target(allocation))
@@ -146,9 +151,11 @@ async def test_camera_host_is_enforced(relay: RelayPart, recorder: ListRecorder)
 
 
 async def test_fan_out_to_many_viewers_and_a_tap(relay: RelayPart) -> None:
-    allocations = [relay.allocate(CAMERA, "video", f"viewer{i}") for i in range(8)]
+    allocations = [
+        relay.allocate(CAMERA, "video", f"viewer{i}", viewer_host=HOST) for i in range(8)
+    ]
     viewers = [await _r_viewer(allocation) for allocation in allocations]
-    tap = relay.open_tap(relay.allocate(CAMERA, "video", "fakecloud"))
+    tap = relay.open_tap(relay.allocate(CAMERA, "video", "fakecloud", viewer_host=HOST))
     camera = await _camera(allocations[0])
     for index in range(30):
         camera[0].send(_media(index), _target(allocations[0]))
@@ -167,9 +174,11 @@ async def _take(tap: Tap, count: int) -> AsyncIterator[bytes]:
 
 
 async def test_a_viewer_that_never_reads_does_not_delay_others(relay: RelayPart) -> None:
-    allocation = relay.allocate(CAMERA, "video", "alice")
-    stuck = relay.open_tap(relay.allocate(CAMERA, "video", "stuck"), max_queue=4)
-    newest = relay.open_tap(relay.allocate(CAMERA, "video", "t2"), 4, overflow="drop_newest")
+    allocation = relay.allocate(CAMERA, "video", "alice", viewer_host=HOST)
+    stuck = relay.open_tap(relay.allocate(CAMERA, "video", "stuck", viewer_host=HOST), max_queue=4)
+    newest = relay.open_tap(
+        relay.allocate(CAMERA, "video", "t2", viewer_host=HOST), 4, overflow="drop_newest"
+    )
     viewer = await _r_viewer(allocation)
     camera = await _camera(allocation)
     for index in range(200):
@@ -182,7 +191,7 @@ async def test_a_viewer_that_never_reads_does_not_delay_others(relay: RelayPart)
 
 
 async def test_release_ends_the_session(relay: RelayPart) -> None:
-    allocation = relay.allocate(CAMERA, "video", "alice")
+    allocation = relay.allocate(CAMERA, "video", "alice", viewer_host=HOST)
     tap = relay.open_tap(allocation)
     camera = await _camera(allocation)
     relay.release(allocation)
@@ -210,7 +219,7 @@ async def _wait_for(condition: Any, seconds: float = 5.0) -> None:
 
 async def test_inactivity_ends_the_session(settings: Settings) -> None:
     async for relay in _running(RelayPart(settings, inactivity_timeout=0.3)):
-        allocation = relay.allocate(CAMERA, "video", "alice")
+        allocation = relay.allocate(CAMERA, "video", "alice", viewer_host=HOST)
         tap = relay.open_tap(allocation)
         await _camera(allocation)
         async with asyncio.timeout(5):
@@ -219,7 +228,7 @@ async def test_inactivity_ends_the_session(settings: Settings) -> None:
 
 
 async def test_tcp_fallback_registers_and_receives_media(relay: RelayPart) -> None:
-    allocation = relay.allocate(CAMERA, "video", "alice")
+    allocation = relay.allocate(CAMERA, "video", "alice", viewer_host=HOST)
     tcp = await TcpPeer.connect(relay.port)
     ids = (allocation.viewer_media_id, allocation.camera_media_id)
     await tcp.send(Register(0, "V", Address("127.0.0.1", 1), ids).encode())
@@ -242,7 +251,7 @@ async def test_tcp_junk_closes_only_that_connection(relay: RelayPart) -> None:
         junk.writer.write(rng.randbytes(rng.randrange(1, 400)))
         await junk.send(b"x" * 3000)  # over the datagram cap: the relay hangs up
         assert await junk.reader.read() == b""
-    allocation = relay.allocate(CAMERA, "video", "alice")
+    allocation = relay.allocate(CAMERA, "video", "alice", viewer_host=HOST)
     tcp = await TcpPeer.connect(relay.port)
     ids = (allocation.viewer_media_id, allocation.camera_media_id)
     await tcp.send(Register(0, "V", Address("127.0.0.1", 1), ids).encode())
@@ -253,7 +262,7 @@ async def test_tcp_junk_closes_only_that_connection(relay: RelayPart) -> None:
 async def test_junk_flood_does_not_stop_forwarding(
     relay: RelayPart, recorder: ListRecorder
 ) -> None:
-    allocation = relay.allocate(CAMERA, "video", "alice")
+    allocation = relay.allocate(CAMERA, "video", "alice", viewer_host=HOST)
     viewer = await _r_viewer(allocation)
     camera = await _camera(allocation)
     flooder = await UdpPeer.bind()
@@ -278,7 +287,7 @@ async def test_junk_flood_does_not_stop_forwarding(
 
 async def test_direct_mode_names_the_counterpart(settings: Settings) -> None:
     async for relay in _running(RelayPart(settings, peer_mode="direct")):
-        allocation = relay.allocate(CAMERA, "video", "alice")
+        allocation = relay.allocate(CAMERA, "video", "alice", viewer_host=HOST)
         viewer = await UdpPeer.bind()
         ids = (allocation.viewer_media_id, allocation.camera_media_id)
         viewer.send(Register(0, "V", viewer.address, ids).encode(), _target(allocation))
@@ -291,23 +300,26 @@ async def test_direct_mode_names_the_counterpart(settings: Settings) -> None:
 
 
 async def test_allocation_rules(relay: RelayPart) -> None:
-    first = relay.allocate(CAMERA, "video", "alice")
-    assert relay.allocate(CAMERA, "video", "alice") == first
+    first = relay.allocate(CAMERA, "video", "alice", viewer_host=HOST)
+    assert relay.allocate(CAMERA, "video", "alice", viewer_host=HOST) == first
     # Both public clients cut an id to its 32 bytes; so does the relay.
-    assert relay.allocate(CAMERA, "video", "x" * 40).viewer_media_id == "V_" + "x" * 30
+    assert (
+        relay.allocate(CAMERA, "video", "x" * 40, viewer_host=HOST).viewer_media_id
+        == "V_" + "x" * 30
+    )
     with pytest.raises(ValueError, match="SDNK id"):
-        relay.allocate(CAMERA, "video", "alicé")
+        relay.allocate(CAMERA, "video", "alicé", viewer_host=HOST)
     relay.release(first)
     relay.release(first)  # twice is harmless
-    assert relay.allocate(CAMERA, "video", "alice") != first
+    assert relay.allocate(CAMERA, "video", "alice", viewer_host=HOST) != first
 
 
 async def test_session_cap(settings: Settings) -> None:
     async for relay in _running(RelayPart(settings, max_sessions=2)):
-        relay.allocate(1, "video", "a")
-        relay.allocate(1, "video", "b")
+        relay.allocate(1, "video", "a", viewer_host=HOST)
+        relay.allocate(1, "video", "b", viewer_host=HOST)
         with pytest.raises(RelayError, match="full"):
-            relay.allocate(1, "video", "c")
+            relay.allocate(1, "video", "c", viewer_host=HOST)
 
 
 async def test_rejects_a_non_ipv4_announce_address(settings: Settings) -> None:
@@ -318,8 +330,8 @@ async def test_rejects_a_non_ipv4_announce_address(settings: Settings) -> None:
 
 
 async def test_a_vanished_viewer_does_not_disturb_the_others(relay: RelayPart) -> None:
-    gone = await _r_viewer(relay.allocate(CAMERA, "video", "gone"))
-    allocation = relay.allocate(CAMERA, "video", "alice")
+    gone = await _r_viewer(relay.allocate(CAMERA, "video", "gone", viewer_host=HOST))
+    allocation = relay.allocate(CAMERA, "video", "alice", viewer_host=HOST)
     viewer = await _r_viewer(allocation)
     camera = await _camera(allocation)
     for sock in gone:
@@ -332,7 +344,7 @@ async def test_a_vanished_viewer_does_not_disturb_the_others(relay: RelayPart) -
 
 
 async def test_oversize_and_unexpected_packets_are_dropped(relay: RelayPart) -> None:
-    allocation = relay.allocate(CAMERA, "video", "alice")
+    allocation = relay.allocate(CAMERA, "video", "alice", viewer_host=HOST)
     viewer = await _r_viewer(allocation)
     viewer[0].send(bytes(5000), _target(allocation))
     viewer[0].send(
@@ -368,7 +380,7 @@ class Ended:
 async def test_a_quiet_media_socket_keeps_video_while_rtcp_flows(settings: Settings) -> None:
     async for relay in _running(RelayPart(settings, inactivity_timeout=SHORT)):
         ended = Ended()
-        allocation = relay.allocate(CAMERA, "video", "alice", on_end=ended)
+        allocation = relay.allocate(CAMERA, "video", "alice", on_end=ended, viewer_host=HOST)
         viewer = await _r_viewer(allocation)
         camera = await _camera(allocation)
         loop = asyncio.get_running_loop()
@@ -391,8 +403,8 @@ async def test_a_quiet_media_socket_keeps_video_while_rtcp_flows(settings: Setti
 
 async def test_an_rtcp_bye_releases_that_viewer_at_once(relay: RelayPart) -> None:
     ended = Ended()
-    leaving = relay.allocate(CAMERA, "video", "alice", on_end=ended)
-    staying = relay.allocate(CAMERA, "video", "bob")
+    leaving = relay.allocate(CAMERA, "video", "alice", on_end=ended, viewer_host=HOST)
+    staying = relay.allocate(CAMERA, "video", "bob", viewer_host=HOST)
     alice, bob = await _r_viewer(leaving), await _r_viewer(staying)
     camera = await _camera(staying)
     alice[1].send(bye(0xCAFE), _target(leaving))
@@ -415,9 +427,12 @@ async def test_the_camera_and_its_viewers_register_by_id_or_alias(relay: RelayPa
         "video",
         account_alias,
         camera_host="127.0.0.1",
+        viewer_host=HOST,
         camera_aliases=[camera_alias],
         viewer_aliases=["alice"],
     )
+    # Another app of the account, logged in from 127.0.0.2: a session of its own.
+    relay.allocate(CAMERA, "video", account_alias, viewer_host="127.0.0.2")
     assert allocation.camera_media_ids == ("V_5", f"V_{camera_alias}")
     assert allocation.viewer_media_ids == ("V_k3x", "V_alice")
     target = _target(allocation)
@@ -429,7 +444,7 @@ async def test_the_camera_and_its_viewers_register_by_id_or_alias(relay: RelayPa
     camera[0].send(_media(3), target)
     for viewer in (by_alias, by_login, k):
         assert await viewer[0].media_count(1) == [_media(3)]
-    assert relay.status()["sessions"] == 1 and relay.status()["cameras"] == 2
+    assert relay.status()["sessions"] == 2 and relay.status()["cameras"] == 2
 
 
 @pytest.mark.parametrize("camera_first", [True, False])
@@ -437,13 +452,15 @@ async def test_a_k_viewer_sharing_the_cameras_address_is_told_apart(
     relay: RelayPart, camera_first: bool
 ) -> None:
     # Hosted off the LAN behind one NAT, or here on loopback, camera and viewer share a host.
-    allocation = relay.allocate(CAMERA, "video", "alice", camera_host="127.0.0.1")
+    allocation = relay.allocate(CAMERA, "video", "alice", camera_host="127.0.0.1", viewer_host=HOST)
     if camera_first:
         camera = await _camera(allocation)
         viewer = await _k_viewer(allocation)
     else:
         viewer = await _k_viewer(allocation)  # taken for the camera until the camera comes
         camera = await _camera(allocation)
+        # Then it is asked to prove its address, as every viewer socket is.
+        await _wait_for(lambda: relay.status()["unproven_viewers"] == 0)
     status = relay.status()
     assert (status["cameras"], status["viewers"]) == (2, 2)
     for index in range(5):
@@ -452,7 +469,7 @@ async def test_a_k_viewer_sharing_the_cameras_address_is_told_apart(
 
 
 async def test_the_camera_is_punched_once_someone_watches_each_channel(relay: RelayPart) -> None:
-    allocation = relay.allocate(CAMERA, "video", "alice")
+    allocation = relay.allocate(CAMERA, "video", "alice", viewer_host=HOST)
     camera = await _camera(allocation)
     ids = (allocation.camera_media_id, allocation.viewer_media_id)
 
@@ -471,6 +488,82 @@ async def test_the_camera_is_punched_once_someone_watches_each_channel(relay: Re
     await camera[0].until(lambda peer: len(peer.of_type(Punch)) >= 2)
     assert [punch.sequence for punch in camera[0].of_type(Punch)] == [0, 1]
     assert await reregister(1) == []  # nobody on the control channel yet
-    tap_allocation = relay.allocate(CAMERA, "video", "fakecloud")
+    tap_allocation = relay.allocate(CAMERA, "video", "fakecloud", viewer_host=HOST)
     relay.open_tap(tap_allocation)  # fakecloud's own viewer counts on both channels
     await camera[1].until(lambda peer: bool(peer.of_type(Punch)))
+
+
+# --- issue 8: who may watch --------------------------------------------------------------------
+
+
+def _silent_socket() -> socket.socket:
+    """A victim's socket: it never answers, so what it receives is what a spoofer aimed at it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((HOST, 0))
+    sock.setblocking(False)
+    return sock
+
+
+def _drain(sock: socket.socket) -> int:
+    received = 0
+    with contextlib.suppress(BlockingIOError):
+        for _ in range(100_000):  # bounded: far more than the relay could have sent
+            received += len(sock.recv(4096))
+    return received
+
+
+async def test_a_spoofed_register_aims_nothing_large_at_its_victim(relay: RelayPart) -> None:
+    allocation = relay.allocate(CAMERA, "video", "alice", viewer_host=HOST)
+    target = _target(allocation)
+    victim = _silent_socket()
+    ids = (allocation.viewer_media_id, allocation.camera_media_id)
+    # The spoofer's datagrams carry the victim's address (here: sent from the victim's socket,
+    # which is all the relay can see): REGISTERs, then every possible echo, blind.
+    sent = [Register(channel, "V", Address(HOST, 9), ids).encode() for channel in CHANNELS]
+    sent += [RelayAck(0, "V", ids).encode()] + [Connected(b).encode() for b in range(64)]
+    for datagram in sent:
+        victim.sendto(datagram, target)
+    # (64 guesses: a burst the kernel's receive buffer holds, so nothing else is lost.)
+    await _wait_for(lambda: relay.status()["drops"].get("proof_failed", 0) >= 60)
+    viewer = await _r_viewer(allocation)
+    camera = await _camera(allocation)
+    for index in range(40):
+        camera[0].send(_media(index, 1200), target)
+    await viewer[0].media_count(40)  # 48 KB flowed, to the viewer that proved itself
+    received = _drain(victim)
+    victim.close()
+    assert received <= sum(map(len, sent)) + UNPROVEN_ALLOWANCE
+    assert relay.status()["unproven_viewers"] == 1  # the victim's socket, still unproven
+
+
+async def test_a_viewer_registers_only_from_its_apps_host(relay: RelayPart) -> None:
+    allocation = relay.allocate(CAMERA, "video", "alice", viewer_host="127.0.0.2")
+    stranger = await UdpPeer.bind(HOST)  # knows the ids, but its app never asked from here
+    for ids in (
+        (allocation.viewer_media_id, allocation.camera_media_id),
+        (allocation.camera_media_id, allocation.camera_media_id),  # K's public form
+    ):
+        stranger.send(Register(0, "V", stranger.address, ids).encode(), _target(allocation))
+    await _wait_for(lambda: relay.status()["drops"].get("viewer_host_mismatch") == 2)
+    # fakecloud's own tap session takes no sockets at all.
+    tap = relay.allocate(CAMERA, "video", "fakecloud")
+    stranger.send(
+        Register(0, "V", stranger.address, (tap.viewer_media_id, tap.camera_media_id)).encode(),
+        _target(tap),
+    )
+    await _wait_for(lambda: relay.status()["drops"].get("viewer_host_mismatch") == 3)
+    assert relay.status()["viewers"] == 0
+    assert await k_viewer(_target(allocation), allocation.camera_media_id, host="127.0.0.2")
+
+
+async def test_one_host_cannot_take_every_viewer_slot(settings: Settings) -> None:
+    async for relay in _running(RelayPart(settings, max_viewer_sockets_per_host=4)):
+        hog = relay.allocate(CAMERA, "video", "hog", viewer_host=HOST)
+        for _ in range(3):  # three proven viewers = 6 sockets asked for; 4 fit
+            with contextlib.suppress(TimeoutError):
+                await r_viewer(_target(hog), hog.viewer_media_id, hog.camera_media_id)
+        assert relay.status()["viewers"] == 4
+        assert relay.status()["drops"]["source_limit"] >= 1
+        other = relay.allocate(CAMERA, "video", "alice", viewer_host="127.0.0.2")
+        assert await k_viewer(_target(other), other.camera_media_id, host="127.0.0.2")
+        assert relay.status()["viewers"] == 6

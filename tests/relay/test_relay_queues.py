@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from fakecloud.relay.queues import DatagramQueue, TokenBucket
+from fakecloud.relay.queues import DatagramQueue
 
 
 async def test_drop_oldest_keeps_the_newest() -> None:
@@ -41,13 +41,3 @@ async def test_get_waits_and_close_ends() -> None:
 def test_queue_needs_room() -> None:
     with pytest.raises(ValueError):
         DatagramQueue(0)
-
-
-def test_token_bucket_refills_with_time() -> None:
-    now = [0.0]
-    bucket = TokenBucket(rate=2, burst=2, clock=lambda: now[0])
-    assert bucket.take() and bucket.take()
-    assert not bucket.take()
-    now[0] = 0.5
-    assert bucket.take()
-    assert not bucket.take()

@@ -99,7 +99,7 @@ async def test_the_camera_streams_only_once_a_viewer_is_on_both_channels(
     relay = RelayPart(settings)
     await relay.start()
     try:
-        allocation = relay.allocate(7, "video", "alice")
+        allocation = relay.allocate(7, "video", "alice", viewer_host="127.0.0.1")
         target = (allocation.host, allocation.port)
         sender = VideoSender(target, ("V_7", "V_fakecloud"), PROFILES["F7D7602"], None)
         streaming = asyncio.Event()

@@ -5,7 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fakecloud.store import PasswordHasher
+from fakecloud.store import PasswordHasher, Store
+from fakecloud.store.passwords import VerificationCache
+from tests.store.conftest import PASSWORD
 
 FAST = PasswordHasher(n=16)
 
@@ -38,3 +40,24 @@ def test_unreadable_stored_hashes_verify_nothing(stored: str) -> None:
 def test_absurd_stored_parameters_are_refused_not_run() -> None:
     assert not FAST.verify("pw", "scrypt$1073741824$8$1$AAAA$AAAA")
     assert not FAST.verify("pw", "scrypt$15$8$1$AAAA$AAAA")
+
+
+def test_a_success_checked_before_a_password_change_is_not_remembered() -> None:
+    cache = VerificationCache()
+    before = cache.generation  # read with the old hash, before the (slow) check
+    cache.forget("alice")  # the password changes meanwhile
+    cache.remember("alice", "old password", generation=before)
+    assert not cache.hit("alice", "old password")
+    cache.remember("alice", "new password", generation=cache.generation)
+    assert cache.hit("ALICE", "new password")
+    cache.forget("Alice")
+    assert not cache.hit("alice", "new password")
+
+
+def test_password_change_during_a_check_leaves_no_stale_success(store: Store) -> None:
+    store.add_account("alice", PASSWORD)
+    record = store.password_record("alice")  # as AsyncStore reads it before the pool runs
+    store.set_password("alice", "a brand new password")
+    assert store.check_password(record, PASSWORD) is not None  # that hash did match ...
+    assert store.cached_password("alice", PASSWORD) is None  # ... but is not remembered
+    assert store.verify_password("alice", PASSWORD) is None

@@ -18,7 +18,7 @@ from fakecloud.store import (
 )
 from fakecloud.store.models import ACCOUNT_ALIAS_FORM
 from fakecloud.store.schema import migrate, schema_version
-from fakecloud.store.store import CAMERA_ID_LIMIT, P2P_KEY_LENGTH
+from fakecloud.store.store import CAMERA_ID_LIMIT, P2P_KEY_LENGTH, identity_proves
 from tests.store.conftest import FAST_HASHER, PASSWORD
 
 MAC = "00:11:22:AA:BB:CC"
@@ -380,3 +380,36 @@ def test_a_path_that_cannot_be_opened_is_a_user_error(tmp_path: Path) -> None:
     (tmp_path / "a folder").mkdir()
     with pytest.raises(UserError, match="cannot open"):
         Store(tmp_path / "a folder", hasher=FAST_HASHER)
+
+
+def test_pending_cameras_are_capped_and_keep_only_a_hash_of_their_secret(tmp_path: Path) -> None:
+    with Store(tmp_path / "capped.sqlite3", hasher=FAST_HASHER, max_pending_cameras=3) as store:
+        store.add_account("alice", PASSWORD)
+        first = store.add_pending_camera(mac=MAC, identity_secret="its secret")
+        assert first.pending and first.proof == "identity secret"
+        assert identity_proves(first, "its secret") and not identity_proves(first, "a guess")
+        assert not identity_proves(first, None)
+        store.set_camera_presence(first.id, True, properties={"big": "x" * 10_000, "a": "b"})
+        assert store.get_camera(first.id).properties == {"_truncated": True}
+        for index in range(10):
+            store.add_pending_camera(mac=f"02:00:00:00:00:{index:02X}")
+        pending = [camera for camera in store.list_cameras() if camera.pending]
+        assert len(pending) == 3 and first.id in {c.id for c in pending}, "online ones stay"
+        assert "its secret" not in repr(store.get_camera(first.id))
+        approved = store.approve_camera(first.id, "alice")
+        assert approved.owner == "alice" and approved.proof == "identity secret"
+        store.set_camera_presence(first.id, True, properties={"big": "x" * 10_000})
+        assert len(store.get_camera(first.id).properties["big"]) == 10_000, "owned: kept whole"
+        unproven = store.approve_camera(pending[-1].id, "alice")
+        assert unproven.proof == "none"
+
+
+def test_a_pairing_window_names_its_account_until_closed(store: Store) -> None:
+    store.add_account("alice", PASSWORD)
+    assert store.pairing_account() is None
+    store.open_pairing_window("alice", 10)
+    assert store.pairing_account() == "alice"
+    assert store.close_pairing_window("alice")
+    assert store.pairing_account() is None
+    with pytest.raises(UserError, match="minutes"):
+        store.open_pairing_window("alice", 0)

@@ -18,7 +18,7 @@ from fakecloud.runtime import Runtime
 from fakecloud.web.app import create_app
 from fakecloud.web.asgi import AsgiProtocolFactory
 from fakecloud.web.http_part import HttpPart
-from fakecloud.web.limits import BodyLimit
+from fakecloud.web.limits import BodyLimit, head_size
 
 PERIOD = 0.3  # the watchdog's period in these tests
 CLOSE_WITHIN = 10 * PERIOD  # a stalled connection must be closed well within this
@@ -85,7 +85,7 @@ async def test_chunked_body_is_refused(fakecloud_port: int) -> None:
         b"GET /healthz HTTP/1.1\r\nHost: x\r\n",  # the head never ends (slowloris)
         b"",  # connects and says nothing
         # the body never ends (the unknown-request recorder reads every body it is sent)
-        b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nlogin=",
+        b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nlogin=",
     ],
     ids=["slow-head", "silent", "slow-body"],
 )
@@ -154,3 +154,71 @@ def test_body_limit_never_fails_on_any_headers(headers: list[tuple[bytes, bytes]
     scope = {"type": "http", "headers": [(k.lower(), v) for k, v in headers]}
     asyncio.run(limit(scope, None, send))
     assert reached or sent[0]["status"] in (411, 413)
+
+
+@pytest.mark.parametrize("header_bytes", [100_000, 65 * 1024])
+async def test_a_head_over_64_kib_is_refused_with_431_and_closed(
+    fakecloud_port: int, header_bytes: int
+) -> None:
+    request = (
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * header_bytes + b"\r\n\r\n"
+    )
+    answer = await _exchange(fakecloud_port, request)  # returns once the server has closed
+    assert answer.startswith((b"HTTP/1.1 431", b"HTTP/1.1 400"))  # 400: h11 saw it arrive
+    assert b"200 OK" not in answer
+
+
+async def test_a_head_under_the_limit_is_served(fakecloud_port: int) -> None:
+    request = (
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Big: "
+        + b"a" * 60_000
+        + b"\r\n\r\n"
+    )
+    assert (await _exchange(fakecloud_port, request)).startswith(b"HTTP/1.1 200")
+
+
+def test_head_size_counts_what_was_sent() -> None:
+    scope = {
+        "method": "GET",
+        "raw_path": b"/a",
+        "query_string": b"",
+        "headers": [(b"host", b"x")],
+    }
+    sent = b"GET /a HTTP/1.1\r\nhost: x\r\n\r\n"
+    assert abs(head_size(scope) - len(sent)) <= 2
+
+
+async def test_the_http_port_caps_its_connections() -> None:
+    app = FastAPI()
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    part = HttpPart(AsgiProtocolFactory(app), "127.0.0.1", 0, max_connections=2)
+    await part.start()
+    try:
+        held = [await asyncio.open_connection("127.0.0.1", part.port) for _ in range(2)]
+        async with asyncio.timeout(CLOSE_WITHIN):
+            while part.status()["active_connections"] < 2:  # noqa: ASYNC110 - accepting
+                await asyncio.sleep(0.01)
+        reader, writer = await asyncio.open_connection("127.0.0.1", part.port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        async with asyncio.timeout(CLOSE_WITHIN):
+            try:
+                assert await reader.read() == b""
+            except ConnectionResetError:
+                pass
+        writer.close()
+        assert part.status()["connections"]["rejected"] == 1
+        held[0][1].close()
+        async with asyncio.timeout(CLOSE_WITHIN):
+            while part.status()["active_connections"] > 1:  # noqa: ASYNC110 - closing
+                await asyncio.sleep(0.01)
+        answer = await _exchange(
+            part.port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        assert answer.startswith(b"HTTP/1.1 200")
+        held[1][1].close()
+    finally:
+        await part.stop()
