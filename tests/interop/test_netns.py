@@ -94,8 +94,9 @@ async def test_a_client_in_its_own_namespace_logs_in_lists_and_watches(
     changes = {"dns_port": 53, "cloud_ports": [5104, 443], "relay_port": 0}
     async with running_cloud(interop_settings(settings, ROOT_ADDRESS, **changes)) as cloud:
         async with online(cloud.camera(20 if style == "R" else 21)) as camera:
+            # `--token=`: a token may begin with "-", which argparse would take for an option.
             result = await run_in(
-                namespace, "--style", style, "--token", cloud.token, "--ca", str(cloud.ca_file),
+                namespace, "--style", style, f"--token={cloud.token}", "--ca", str(cloud.ca_file),
                 "--port", "5104", "--rest-port", "443", "--pictures", "30",
             )  # fmt: skip
         alias = await cloud.account_alias()
