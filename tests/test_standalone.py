@@ -69,13 +69,15 @@ def test_no_file_points_outside_the_repository() -> None:
 def test_outside_references_are_found_in_new_files(tmp_path: Path) -> None:
     """The check above can fail: a file not yet committed that reads the old path is caught."""
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=GIT_TIMEOUT)
-    (tmp_path / "reader.py").write_text('import json\nOLD = "../shared/x.json"\n')
+    # Planted paths are spelt in parts, so this file itself does not point outside the repo.
+    old_path = "/".join(("..", "shared", "x.json"))
+    (tmp_path / "reader.py").write_text(f'import json\nOLD = "{old_path}"\n')
     (tmp_path / "notes.md").write_text("See shared/protocol for the original.\n")
-    (tmp_path / "deps.lock").write_text("../shared/ is fine in a generated lock file\n")
+    (tmp_path / "deps.lock").write_text(f"{old_path} is fine in a generated lock file\n")
 
     assert outside_references(tmp_path) == [
         "notes.md:1: See shared/protocol for the original.",
-        'reader.py:2: OLD = "../shared/x.json"',
+        f'reader.py:2: OLD = "{old_path}"',
     ]
 
 
