@@ -10,9 +10,10 @@ import signal
 from fakecloud.broker.broker import Broker
 from fakecloud.capture.log import CaptureLog
 from fakecloud.catalogue import load_catalogue
-from fakecloud.cli.certs import ensure_authority
+from fakecloud.certs import ensure_authority
 from fakecloud.core.config import Settings
 from fakecloud.core.login_guard import LoginLimits
+from fakecloud.core.memory import keep_returning_memory
 from fakecloud.dns.part import DnsPart
 from fakecloud.frontdoor.budgets import (
     ConnectionBudget,
@@ -52,11 +53,12 @@ def build_runtime(settings: Settings) -> Runtime:
         Store(settings.database_path), login_limits=LoginLimits.from_settings(settings)
     )
     authority = ensure_authority(settings)
-    services.update(capture=capture, store=store, authority=authority)
+    services.capture, services.store, services.authority = capture, store, authority
+    bus = services.bus
 
     # A relay port that is also a cloud port: the front door takes its TCP side and hands over.
     relay_shares_tcp = settings.relay_port != 0 and settings.relay_port in settings.cloud_ports
-    relay = RelayPart(settings, capture, tcp_listener=not relay_shares_tcp)
+    relay = RelayPart(settings, capture, tcp_listener=not relay_shares_tcp, bus=bus)
     broker = Broker(
         settings,
         store,
@@ -64,25 +66,27 @@ def build_runtime(settings: Settings) -> Runtime:
         relay_port=lambda: relay.port,
         # Read at each login, once the front door (made below) has bound its ports.
         broker_port=lambda: settings.broker_port and door.bound_ports.get(settings.broker_port, 0),
+        bus=bus,
     )
     hub = MediaHub(linger=settings.viewer_linger)
     outputs = MediaOutputs(
         hub,
+        bus=bus,
         video_timeout=settings.video_timeout,
         max_stream_seconds=settings.max_stream_seconds,
         mjpeg_max_fps=settings.mjpeg_max_fps,
         hls_linger=settings.viewer_linger,
     )
-    viewer = CameraViewer(broker, relay, hub, capture)
-    services.update(broker=broker, relay=relay, media_hub=hub, media_outputs=outputs)
+    viewer = CameraViewer(broker, relay, hub, capture, bus=bus)
+    services.broker, services.relay = broker, relay
+    services.media_hub, services.media_outputs = hub, outputs
 
     http = AsgiProtocolFactory(create_app(runtime), max_header_bytes=64 * 1024)
-    services["asgi"] = http
     # One budget for every TCP listener, below the descriptor limit (raised by serve()).
     budget = ConnectionBudget(
         descriptor_budget(settings.max_connections), settings.max_connections_per_address
     )
-    services["connection_budget"] = budget
+    services.connection_budget = budget
     if settings.dns_enabled:
         runtime.parts.append(DnsPart(settings, runtime.catalogue, capture))
     runtime.parts += [hub, outputs, relay, broker, viewer]
@@ -113,12 +117,11 @@ def build_runtime(settings: Settings) -> Runtime:
 
 async def close_services(runtime: Runtime) -> None:
     """Close what outlives the parts: the store last, once nothing can write to it."""
-    capture = runtime.services.get("capture")
-    if capture is not None:
-        capture.close()
-    store = runtime.services.get("store")
-    if store is not None:
-        await store.close()
+    services = runtime.services
+    if services.capture is not None:
+        services.capture.close()
+    if services.store is not None:
+        await services.store.close()
 
 
 async def start_parts(runtime: Runtime) -> None:
@@ -146,13 +149,16 @@ async def serve(
     settings: Settings, stop: asyncio.Event | None = None, *, demo: bool = False
 ) -> None:
     """Run until SIGINT/SIGTERM (or until `stop` is set); `demo` adds simulated cameras."""
+    keep_returning_memory()  # what a flood freed goes back to the system (core/memory.py)
     before, descriptors = raise_descriptor_limit()
     runtime = build_runtime(settings)
+    budget = runtime.services.connection_budget
+    assert budget is not None  # build_runtime always makes one
     log.info(
         "descriptor limit %d (was %d); connection budget %d in all, %d per address",
         descriptors,
         before,
-        runtime.services["connection_budget"].total,
+        budget.total,
         settings.max_connections_per_address,
     )
     if demo:

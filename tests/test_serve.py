@@ -131,6 +131,9 @@ def test_healthz_and_status_list_running_parts(server: RunningServer) -> None:
     assert status["announce_address"] == "127.0.0.1"
     for part in ("dns", "http", "frontdoor", "relay"):
         assert part in status["parts"], part
+    # One shared bus: the parts that subscribe are subscribed to the one the status shows.
+    assert {"viewer", "media-outputs"} <= set(status["events"]["subscribers"])
+    assert status["events"]["published"] >= 0
 
 
 def test_dns_shim_answers_dig(server: RunningServer) -> None:
@@ -213,9 +216,11 @@ def test_camera_list_shows_a_silent_camera_offline_within_the_keepalive_timeout(
     data_dir = tmp_path / "data"
     added = run_cli("account", "add", "alice", "--password", "correct horse 1", data_dir=data_dir)
     assert added.returncode == 0, added.stderr
-    server = start_server(data_dir, FAKECLOUD_KEEPALIVE_TIMEOUT="2")
+    server = start_server(data_dir, FAKECLOUD_KEEPALIVE_TIMEOUT="3")
+    # Keepalives well inside the timeout: the camera is online until it is frozen, however
+    # slowly the `camera list` process below starts.
     camera = subprocess.Popen(
-        [sys.executable, "-m", "fakecloud", "sim", "camera", "--no-video",
+        [sys.executable, "-m", "fakecloud", "sim", "camera", "--no-video", "--keepalive", "0.5",
          "--server", f"127.0.0.1:{server.cloud_port}", "--account", "alice:correct horse 1"],
         env=cli_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

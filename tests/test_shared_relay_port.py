@@ -58,7 +58,7 @@ async def test_relay_tcp_fallback_and_http_share_one_cloud_port(runtime: Runtime
     assert frontdoor is not None
     assert frontdoor.bound_ports == {port: port}  # type: ignore[attr-defined]
 
-    relay = runtime.services["relay"]
+    relay = runtime.services.relay
     allocation = relay.allocate(5, "video", "alice", viewer_host="127.0.0.1")
     viewer = await TcpPeer.connect(port)
     ids = (allocation.viewer_media_id, allocation.camera_media_id)

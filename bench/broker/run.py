@@ -3,6 +3,7 @@ against a minimal CXNet responder as the reference; each server in its own proce
 one CPU, the load on the other CPUs when there are any.
 
     python bench/broker/run.py [--cameras 2000] [--login-rate 500] [--keepalive 30] [--window 30]
+                               [--busy] [--reconnect]
 
 Both servers get the same phases: cameras log in at a steady rate (login latency p50/p99 and
 RSS per session), then only keepalives flow for a window (the server's CPU share), then one
@@ -10,7 +11,10 @@ app sends commands to the cameras one after another (round trips per second). Th
 printed side by side with the ratio broker/reference. The reference (ReferenceResponder) frames
 with the project's codec and does only what these clients need: a fixed login reply, keepalive
 answers, commands passed between an app and a camera; no store, session bookkeeping, capture or
-policy. Loopback only; every phase has a deadline.
+policy. Loopback only; every phase has a deadline. `--busy` keeps another process burning CPU
+for the whole run (unpinned, as any busy neighbour on the machine would be). `--reconnect`: the
+store knows every camera before the storm (after a power cut they reconnect; without it each one
+logs in for the first time and the broker creates its record).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import sys
 import tempfile
 import time
 from asyncio import StreamReader, StreamWriter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,12 +40,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from fakecloud.broker import Broker
 from fakecloud.core.config import Settings
-from fakecloud.frontdoor.connection import ConnectionInfo
+from fakecloud.frontdoor.connection_info import ConnectionInfo
 from fakecloud.net.cxnet import Action, CXNetError, Frame, FrameDecoder, encode_frame
 from fakecloud.net.properties import PropertiesError, encode_properties, parse_properties
 from fakecloud.sim.app import SimulatedApp
 from fakecloud.sim.camera import SimulatedCamera
-from fakecloud.sim.demo import demo_cameras
+from fakecloud.sim.demo import demo_cameras, simulated_mac
 from fakecloud.store import AsyncStore, Store
 
 LOGIN, PASSWORD = "bench", "bench password"
@@ -57,6 +61,20 @@ APP_DEADLINE = 30.0
 STOP_DEADLINE = 30.0
 READ_CHUNK = 64 * 1024
 COMMAND = "modify-device|0|FPS=10|"
+
+
+@contextlib.contextmanager
+def cpu_burner(enabled: bool) -> Iterator[None]:
+    """Another process busy on the machine while the figures are taken."""
+    if not enabled:
+        yield
+        return
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        burner.kill()
+        burner.wait(timeout=STOP_DEADLINE)
 
 
 def raise_file_limit() -> None:
@@ -149,15 +167,23 @@ class ReferenceResponder:
 # -- the server processes -----------------------------------------------------------------------
 
 
-def prepare_store(data_dir: Path) -> tuple[Settings, Store]:
+def prepare_store(data_dir: Path, known_cameras: int) -> tuple[Settings, Store]:
     # One app sends commands back to back (thousands a second): its session is measured for
     # throughput, not held to the per-session frame rate a real app never reaches.
+    # broker_port 0: a redirect names the one port this bench listens on.
     settings = Settings(
-        data_dir=data_dir, announce_address=HOST, relay_port=6178, session_frame_rate=1e6
+        data_dir=data_dir,
+        announce_address=HOST,
+        relay_port=6178,
+        session_frame_rate=1e6,
+        broker_port=0,
     )
     data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.database_path)
     store.add_account(LOGIN, PASSWORD)
+    for index in range(known_cameras):  # as the fleet's cameras log in (fakecloud/sim/camera.py)
+        mac = simulated_mac(index)
+        store.upsert_camera(mac=mac, reported_alias="oc9:" + mac.replace(":", ""), owner=LOGIN)
     return settings, store
 
 
@@ -184,10 +210,10 @@ def broker_handler(broker: Broker) -> Callable[[StreamReader, StreamWriter], Awa
     return handle
 
 
-async def serve(kind: str, data_dir: Path) -> None:
+async def serve(kind: str, data_dir: Path, known_cameras: int) -> None:
     broker: Broker | None = None
     if kind == "broker":
-        settings, store = prepare_store(data_dir)
+        settings, store = prepare_store(data_dir, known_cameras)
         broker = Broker(settings, AsyncStore(store), None)
         await broker.start()
         handle = broker_handler(broker)
@@ -200,7 +226,10 @@ async def serve(kind: str, data_dir: Path) -> None:
             await until_stdin_closes()
     server.close()
     if broker is not None:
+        writes = broker.status()["store_writes"]
         await broker.stop()
+        # How the grouped writes went (docs/store.md, Grouped writes): on stderr, for the record.
+        print(f"broker store writes: {writes}", file=sys.stderr, flush=True)
 
 
 # -- the load -----------------------------------------------------------------------------------
@@ -228,6 +257,7 @@ class Figures:
     login_p50_ms: float
     login_p99_ms: float
     login_max_ms: float
+    login_cpu_ms: float  # the server's CPU time per login during the login phase
     rss_per_session_kib: float
     cpu_percent: float
     round_trips_per_second: float
@@ -294,10 +324,11 @@ async def load(kind: str, pid: int, port: int, args: argparse.Namespace) -> Figu
     # one-off costs (the broker keeps ~16 MiB after its first scrypt verification).
     tasks: list[asyncio.Task[None]] = []
     halfway = asyncio.create_task(rss_halfway(pid, fleet, tasks))
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_seconds(pid)
     try:
         await log_in(fleet, args.login_rate, tasks)
         login_seconds = time.perf_counter() - started
+        login_cpu_ms = (cpu_seconds(pid) - cpu_before) / args.cameras * 1000
         rss_half, later = await halfway
         rss_per_session = (rss_bytes(pid) - rss_half) / 1024 / max(later, 1)
         if later < args.cameras // 4:
@@ -327,6 +358,7 @@ async def load(kind: str, pid: int, port: int, args: argparse.Namespace) -> Figu
         login_p50_ms=statistics.median(latencies) * 1000,
         login_p99_ms=latencies[int(len(latencies) * 0.99) - 1] * 1000,
         login_max_ms=latencies[-1] * 1000,
+        login_cpu_ms=login_cpu_ms,
         rss_per_session_kib=rss_per_session,
         cpu_percent=cpu,
         round_trips_per_second=answered / commands_seconds,
@@ -345,7 +377,10 @@ async def load(kind: str, pid: int, port: int, args: argparse.Namespace) -> Figu
 def run_server(kind: str, cpu: int, args: argparse.Namespace) -> Figures:
     with tempfile.TemporaryDirectory() as data_dir:
         server = subprocess.Popen(
-            [sys.executable, __file__, "--serve", kind, "--cpu", str(cpu), "--data-dir", data_dir],
+            [
+                *(sys.executable, __file__, "--serve", kind, "--cpu", str(cpu)),
+                *("--data-dir", data_dir, "--known", str(args.cameras if args.reconnect else 0)),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -377,6 +412,7 @@ def print_table(results: dict[str, Figures]) -> None:
     rows = [
         ("login latency p50 (ms)", "{:.1f}", "login_p50_ms"),
         ("login latency p99 (ms)", "{:.1f}", "login_p99_ms"),
+        ("server CPU per login (ms)", "{:.2f}", "login_cpu_ms"),
         ("CPU, keepalives only (% of a core)", "{:.2f}", "cpu_percent"),
         ("command round trips per second", "{:.0f}", "round_trips_per_second"),
         ("RSS per session (KiB)", "{:.1f}", "rss_per_session_kib"),
@@ -399,16 +435,21 @@ def main() -> int:
     parser.add_argument("--keepalive", type=float, default=30.0, help="seconds between keepalives")
     parser.add_argument("--window", type=float, default=30.0, help="seconds of keepalive load")
     parser.add_argument("--commands-for", type=float, default=5.0, help="seconds of commands")
+    parser.add_argument("--busy", action="store_true", help="burn CPU in another process")
+    parser.add_argument(
+        "--reconnect", action="store_true", help="the cameras are known before (a power cut)"
+    )
     parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
     parser.add_argument("--cpu", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--known", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cameras < 1 or args.login_rate <= 0 or args.keepalive <= 0:
         parser.error("--cameras, --login-rate and --keepalive must be positive")
     raise_file_limit()
     if args.serve:
         os.sched_setaffinity(0, {args.cpu})
-        asyncio.run(serve(args.serve, args.data_dir))
+        asyncio.run(serve(args.serve, args.data_dir, args.known))
         return 0
     args.window = min(args.window, 60.0)
     args.commands_for = min(args.commands_for, 30.0)
@@ -417,7 +458,8 @@ def main() -> int:
     server_cpu = cpus[0]
     if len(cpus) > 1:
         os.sched_setaffinity(0, cpus[1:])
-    results = {kind: run_server(kind, server_cpu, args) for kind in SERVERS}
+    with cpu_burner(args.busy):
+        results = {kind: run_server(kind, server_cpu, args) for kind in SERVERS}
     print_table(results)
     return 0
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from fakecloud.core.config import Settings
 from fakecloud.net.sdnk import Address, Connect, Connected, Register, RelayAck, decode
 from fakecloud.relay import RelayPart
-from fakecloud.relay.part import PROOF_ROUNDS
+from fakecloud.relay.proof import PROOF_ROUNDS
 
 HOST = "127.0.0.1"
 DATAGRAM_BYTES = 1200

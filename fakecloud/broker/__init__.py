@@ -4,8 +4,7 @@ from fakecloud.broker.broker import (
     Broker,
     BrokerError,
     CameraOfflineError,
-    CommandInterceptor,
-    PresenceListener,
+    OfferAnswerer,
     parse_destination,
 )
 from fakecloud.broker.session import ConnectionInfoLike, Session
@@ -14,9 +13,8 @@ __all__ = [
     "Broker",
     "BrokerError",
     "CameraOfflineError",
-    "CommandInterceptor",
     "ConnectionInfoLike",
-    "PresenceListener",
+    "OfferAnswerer",
     "Session",
     "parse_destination",
 ]

@@ -13,9 +13,9 @@ import logging
 import os
 import secrets
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from fakecloud.broker.login import LoginRequest, normalise_mac, read_login
 from fakecloud.broker.redirects import (
@@ -24,10 +24,20 @@ from fakecloud.broker.redirects import (
     RedirectMemory,
     ReturnPaths,
 )
-from fakecloud.broker.session import ConnectionInfoLike, Session
+from fakecloud.broker.session import ConnectionInfoLike, Session, new_session_alias
 from fakecloud.core.config import Settings
+from fakecloud.core.events import (
+    CameraOffline,
+    CameraOnline,
+    CameraPending,
+    CommandRouted,
+    EventBus,
+    Motion,
+    RefusedLogin,
+)
 from fakecloud.core.login_guard import LoginRefused
-from fakecloud.core.rates import TokenBucket
+from fakecloud.core.netinfo import client_key
+from fakecloud.core.rates import KeyedTokenBuckets, TokenBucket
 from fakecloud.core.recording import Recorder
 from fakecloud.net.commands import Command, CommandError, parse_command
 from fakecloud.net.cxnet import (
@@ -40,7 +50,9 @@ from fakecloud.net.cxnet import (
 )
 from fakecloud.net.properties import Properties, PropertiesError, encode_properties
 from fakecloud.net.properties import parse_properties as parse_props
-from fakecloud.store.store import identity_proves
+from fakecloud.store.models import Account, Camera
+from fakecloud.store.protocol import CameraStore
+from fakecloud.store.store import identity_proves, unchanged_by_upsert
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +74,20 @@ DEFAULT_CAMERA_LPORT = 9490
 STOP_GRACE = 5.0
 # A refused claim on a camera becomes one of its events at most this often (seconds).
 CLAIM_EVENT_INTERVAL = 10.0
+# New (pending) cameras one client address may introduce: a burst as big as a household's
+# cameras after a power cut behind one NAT, then one a minute.
+NEW_CAMERAS_BURST = 16
+NEW_CAMERAS_PER_SECOND = 1 / 60
 MAX_CLAIMS_NOTED = 4096
 CLAIM_EVENT = "claim-refused"
 
-CommandInterceptor = Callable[[Session, Frame, Command, Session], Awaitable[bool]]
-# `(camera_id, online)`: a camera's session began (its login reply is already sent) or ended.
-# A reconnect reports online again without an offline in between. Listeners must not block.
-PresenceListener = Callable[[int, bool], None]
+
+class OfferAnswerer(Protocol):
+    """Answers an app's media command itself (the relay's offer); True when it has answered."""
+
+    async def __call__(
+        self, asker: Session, frame: Frame, command: Command, target: Session
+    ) -> bool: ...
 
 
 def new_correlation_id() -> str:
@@ -96,10 +115,14 @@ class CameraOfflineError(BrokerError):
     pass
 
 
+class _TooManyNewCameras(Exception):
+    """Internal: this address made more new (pending) cameras than any household would."""
+
+
 class _ForeignCamera(Exception):
     """Internal: a login names a camera it may not speak for (`reason` is for the owner)."""
 
-    def __init__(self, camera: Any, reason: str) -> None:
+    def __init__(self, camera: Camera, reason: str) -> None:
         super().__init__(reason)
         self.camera = camera
         self.reason = reason
@@ -115,6 +138,13 @@ class _PendingReply:
     expires: float
     asker: Session | None = None
     future: asyncio.Future[Frame] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A camera record a login already read (`camera` None: it names no known camera)."""
+
+    camera: Camera | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,22 +178,24 @@ class Broker:
     def __init__(
         self,
         settings: Settings,
-        store: Any,
+        store: CameraStore,
         recorder: Recorder | None = None,
         *,
         relay_port: Callable[[], int] | None = None,
         broker_port: Callable[[], int] | None = None,
+        bus: EventBus | None = None,
     ) -> None:
         self.settings = settings
         # The relay's bound port once it runs (settings may say 0: "any free port").
         self.relay_port = relay_port or (lambda: settings.relay_port)
         self.store = store
         self.recorder = recorder
-        # Called, in order, for every app command before it is forwarded; one returning True has
-        # answered it itself (the media relay answers require-video-send with its offer).
-        self.command_interceptors: list[CommandInterceptor] = []
-        # Told when cameras come and go (the media viewer re-requests video from them).
-        self.presence_listeners: list[PresenceListener] = []
+        # Called for every app command before it is forwarded; True means it answered it
+        # itself (the media relay answers require-video-send with its offer).
+        self.offer_answerer: OfferAnswerer | None = None
+        # Cameras coming and going are published here (the media viewer re-requests video). A
+        # reconnect publishes CameraOnline again without a CameraOffline in between.
+        self.bus = bus or EventBus()
         self._sessions: dict[bytes, Session] = {}
         self._camera_sessions: dict[int, Session] = {}
         self._pending: OrderedDict[str, _PendingReply] = OrderedDict()
@@ -175,6 +207,7 @@ class Broker:
         self._redirect_memory = RedirectMemory(RETURN_HOLD_OFF if settings.broker_port else 0.0)
         self._fingerprints = CredentialFingerprints()
         self._claims_noted: dict[int, float] = {}
+        self._new_cameras = KeyedTokenBuckets(NEW_CAMERAS_PER_SECOND, NEW_CAMERAS_BURST)
         self._return_hint_logged = float("-inf")
         self._limited_logged = float("-inf")
         self._handlers: set[asyncio.Task[Any]] = set()
@@ -214,6 +247,7 @@ class Broker:
             "cameras_online": len(self._camera_sessions),
             "apps_online": roles.count("app"),
             **self.counters,
+            "store_writes": dict(self.store.write_counters),
         }
 
     # -- what the web app and the media viewer use ----------------------------------------------
@@ -258,13 +292,6 @@ class Broker:
             raise BrokerError(f"camera {camera_id} did not answer within {timeout:g} s") from None
         finally:
             self._pending.pop(correlation, None)
-
-    def _announce_presence(self, camera_id: int, online: bool) -> None:
-        for listener in list(self.presence_listeners):
-            try:
-                listener(camera_id, online)
-            except Exception:
-                log.exception("presence listener failed for camera %s", camera_id)
 
     # -- connections ------------------------------------------------------------------------------
 
@@ -346,6 +373,7 @@ class Broker:
                 self._send_error(session, "already-logged-in", "this connection is logged in")
                 return
             state.session = await self._login(frame, state)
+            state.info.mark_authenticated()  # the front door's budget never evicts it now
             return
         if session is None:
             self._record_frame(state.info, frame, note="before login")
@@ -359,6 +387,9 @@ class Broker:
         session.header = frame
         if frame.action == Action.KEEPALIVE:
             session.send(session.frame(Action.KEEPALIVE, options=b"", body=b"", to=0))
+            if session.camera is not None:
+                # Written behind and coalesced by the store: a keepalive never waits on disk.
+                self.store.camera_seen(session.camera.id)
         elif frame.action == Action.COMMAND:
             await self._command(session, frame)
         else:
@@ -402,19 +433,22 @@ class Broker:
         except PropertiesError:
             body = Properties()
         request = read_login(options, body)
-        account = None
+        account, found = None, None
         if request.known_form:
-            account = await self._authenticate(request, frame, state)
+            account, found = await self._authenticate(request, frame, state)
             if account is None:
                 why = _refusal_reason(request)
                 await self._login_failed(state, frame, request, why)
         elif self.settings.login_policy == "strict":
             await self._login_failed(state, frame, request, "unknown login form (strict policy)")
         try:
-            camera = await self._bind_camera(request, account, info)
+            camera = await self._bind_camera(request, account, info, found)
         except _ForeignCamera as refusal:
             await self._note_claim(refusal, info)
             await self._login_failed(state, frame, request, refusal.reason)
+        except _TooManyNewCameras:
+            why = "too many new cameras from this address"
+            await self._login_failed(state, frame, request, why, checked=False)
         if request.role == "camera" or not request.known_form:
             # The camera's login is [U]: keep every one so the real form can be learned.
             self._record_login(info, frame, request)
@@ -431,11 +465,12 @@ class Broker:
             camera=camera,
             header=frame,
             account_alias=await self._account_alias(account, camera),
+            session_alias=self._session_alias(account, camera),
         )
         self._sessions[session.block] = session
         self.counters["logins_ok"] += 1
         if session.camera is not None:
-            await self._camera_online(session, request)
+            await self._camera_online(session, session.camera, request)
         else:
             log.info("%s logged in (%s)", session.describe(), request.role)
         await self.store.log_session(
@@ -446,22 +481,33 @@ class Broker:
             welcome += encode_properties({"redirectHost": self._return_paths.target(info)[0]})
         session.send(session.frame(Action.LOGIN, options=b"", body=welcome))
         if session.camera is not None:
-            # After the reply, so whatever a listener sends the camera reaches it logged in.
-            self._announce_presence(session.camera.id, True)
+            # After the reply, so whatever a subscriber sends the camera reaches it logged in.
+            online = CameraOnline(session.camera.id, session.camera.owner, session.peer_host)
+            self.bus.publish(online)
         return session
 
     async def _authenticate(
         self, request: LoginRequest, frame: Frame, state: _ConnectionState
-    ) -> Any:
-        """The account a login's credentials prove, or None. Public Tend clients leave CX_UNAME
-        empty and send only `<partner>.accessToken:<token>`: the token alone names the account.
-        With a CX_UNAME, the token or password must belong to that login. A token is a hash
-        lookup; a password is checked under the login limits (fakecloud/core/login_guard.py)."""
+    ) -> tuple[Any, _Found | None]:
+        """The account a login's credentials prove (or None), and the camera it names when that
+        was read on the way. Public Tend clients leave CX_UNAME empty and send only
+        `<partner>.accessToken:<token>`: the token alone names the account. With a CX_UNAME,
+        the token or password must belong to that login. A token is a hash lookup; a password
+        is checked under the login limits (fakecloud/core/login_guard.py)."""
         assert request.secret is not None
+        store = self.store
         if request.is_token:
             if not request.login:
-                return await self.store.account_for_token(request.secret)
-            return await self.store.verify_token(request.login, request.secret)
+                return await store.account_for_token(request.secret), None
+            return await store.verify_token(request.login, request.secret), None
+        if request.role == "camera":
+            # A camera logging in again (a power cut: all of them at once) with a password
+            # verified recently: the account and its camera record in one store call.
+            cached = await store.cached_camera_login(
+                request.login, request.secret, mac=request.mac, alias=request.alias
+            )
+            if cached is not None:
+                return cached[0], _Found(cached[1])
 
         async def still_waiting() -> bool:
             reader = state.reader
@@ -469,7 +515,7 @@ class Broker:
             return not (gone or state.writer.is_closing())
 
         try:
-            return await self.store.verify_password(
+            account = await store.verify_password(
                 request.login,
                 request.secret,
                 client=state.info.peer[0],
@@ -477,8 +523,15 @@ class Broker:
             )
         except LoginRefused as refusal:
             await self._login_failed(state, frame, request, str(refusal), checked=False)
+        return account, None
 
-    async def _account_alias(self, account: Any, camera: Any) -> str | None:
+    def _session_alias(self, account: Account | None, camera: Camera | None) -> str | None:
+        """An app session's own alias, given in its login reply (Settings.session_aliases)."""
+        if account is None or camera is not None or not self.settings.session_aliases:
+            return None
+        return new_session_alias(str(account.alias))
+
+    async def _account_alias(self, account: Account | None, camera: Camera | None) -> str | None:
         """The alias of the session's account: the one logged in, else the camera's owner."""
         if account is not None:
             return str(account.alias)
@@ -488,9 +541,14 @@ class Broker:
         return None
 
     async def _bind_camera(
-        self, request: LoginRequest, account: Any, info: ConnectionInfoLike
-    ) -> Any:
-        """The camera record a login speaks for (None when it names none we can find).
+        self,
+        request: LoginRequest,
+        account: Account | None,
+        info: ConnectionInfoLike,
+        found: _Found | None = None,
+    ) -> Camera | None:
+        """The camera record a login speaks for (None when it names none we can find);
+        `found`: the record the login's own lookup already read (see _authenticate).
 
         Security consideration: a login speaks for a camera only with its proof (the owner's
         credentials, or the identity secret it was bound with); one fakecloud cannot verify
@@ -499,7 +557,9 @@ class Broker:
             return None
         store = self.store
         existing = None
-        if request.mac or request.alias:
+        if found is not None:
+            existing = found.camera
+        elif request.mac or request.alias:
             existing = await store.find_camera(mac=request.mac, alias=request.alias)
         elif not request.known_form:
             existing = await store.find_camera(ip=info.peer[0])
@@ -508,7 +568,11 @@ class Broker:
                 # The owner must `fakecloud camera forget` it before another account has it.
                 if existing.owner.casefold() != account.login.casefold():
                     raise _ForeignCamera(existing, "camera belongs to another account")
-            if request.mac:
+            if request.mac and not (
+                existing is not None
+                and unchanged_by_upsert(existing, reported_alias=request.alias, owner=account.login)
+            ):
+                # A camera logging in again as it was needs no upsert: the read answers it.
                 return await store.upsert_camera(
                     mac=request.mac, reported_alias=request.alias, owner=account.login
                 )
@@ -516,11 +580,16 @@ class Broker:
         if existing is not None and not _proves(existing, request):
             raise _ForeignCamera(existing, "the login does not prove this camera's identity")
         if existing is None and request.mac:
+            # Security consideration: each unknown MAC costs a row and a write; a flood of
+            # random MACs from one address is refused before the store, cheaply.
+            if not self._new_cameras.take(client_key(info.peer[0])):
+                raise _TooManyNewCameras
             existing = await store.add_pending_camera(
                 mac=request.mac,
                 reported_alias=request.alias,
                 identity_secret=request.identity_secret,
             )
+            self.bus.publish(CameraPending(existing.id, existing.mac, info.peer[0]))
         if existing is not None and existing.pending:
             # A pairing window (`fakecloud pair`) is the owner saying "the next one is mine".
             owner = await store.pairing_account()
@@ -552,35 +621,31 @@ class Broker:
         speaks for the new owner without logging in again."""
         session = self._camera_sessions.get(camera_id)
         camera = await self.store.get_camera(camera_id)
-        if session is None or camera is None:
+        if session is None or session.camera is None or camera is None:
             return
         self._index_aliases(session.camera, add=False)
         session.camera = camera
         session.account_alias = await self._account_alias(None, camera)
         self._index_aliases(camera, add=True)
 
-    async def _camera_online(self, session: Session, request: LoginRequest) -> None:
-        camera = session.camera
+    async def _camera_online(self, session: Session, camera: Camera, request: LoginRequest) -> None:
         previous = self._camera_sessions.get(camera.id)
         self._camera_sessions[camera.id] = session
         if previous is not None:
             log.info("camera %s reconnected; closing its older connection", camera.mac)
             previous.writer.close()
-        await self.store.set_camera_presence(
-            camera.id,
-            True,
-            ip=session.peer_host,
-            firmware=request.firmware,
-            properties=request.reported,
+        # Written behind (grouped with other logins' writes); the record comes back without
+        # waiting for the commit.
+        session.camera = self.store.camera_online(
+            camera, ip=session.peer_host, firmware=request.firmware, properties=request.reported
         )
-        session.camera = await self.store.get_camera(camera.id) or camera
-        if previous is not None:
+        if previous is not None and previous.camera is not None:
             self._index_aliases(previous.camera, add=False)
         self._index_aliases(session.camera, add=True)
         log.info("camera %s logged in from %s", camera.mac, session.peer_host)
 
-    def _index_aliases(self, camera: Any, *, add: bool) -> None:
-        for alias in {camera.alias, camera.reported_alias} - {None, ""}:
+    def _index_aliases(self, camera: Camera, *, add: bool) -> None:
+        for alias in {alias for alias in (camera.alias, camera.reported_alias) if alias}:
             ids = self._aliases.setdefault(alias, set())
             if add:
                 ids.add(camera.id)
@@ -605,21 +670,21 @@ class Broker:
         elif session.login:
             cameras = await self.store.list_cameras(owner=session.login)
             reply |= {
-                # R registers its media sockets as `V_<this alias>` (docs/relay.md).
-                "alias": session.account_alias or session.login,
+                # R names itself by this alias in commands and SDNK ids (docs/relay.md).
+                "alias": session.reply_alias or "",
                 "self-list": "\n".join(map(self._self_list_line, cameras)),
                 "device-info-list": "\n".join(map(self._device_info_line, cameras)),
             }
         reply["p2p-host"] = f"{announce}:{relay}:{relay}"
         return encode_properties(reply)
 
-    def _self_list_line(self, camera: Any) -> str:
+    def _self_list_line(self, camera: Camera) -> str:
         # Public clients read field 0 (`id:mac`) and field 5 (the alias) only.
         online = "online" if camera.id in self._camera_sessions else "offline"
         fields = (f"{camera.id}:{camera.mac}", camera.name or "", "cam", online)
         return ",".join((*fields, camera.owner or "", camera.alias or ""))
 
-    def _device_info_line(self, camera: Any) -> str:
+    def _device_info_line(self, camera: Camera) -> str:
         reported = camera.properties or {}
         lport = reported.get("lport") or reported.get("LPORT") or DEFAULT_CAMERA_LPORT
         sleep = "NONE" if camera.id in self._camera_sessions else "DEEP"
@@ -711,6 +776,7 @@ class Broker:
             log.warning("login refused for %r from %s: %s", request.login, state.info.peer[0], why)
             # Recorded like any login the owner may need to look into, the secret left out.
             self._record_login(state.info, frame, request, refused=why)
+            self.bus.publish(RefusedLogin(request.login, request.role, state.info.peer[0], why))
             await self.store.log_session(None, request.login, request.role, _peer(state.info), why)
         else:
             self.counters["logins_limited"] += 1
@@ -760,7 +826,7 @@ class Broker:
             for pending in self._pending.values():
                 if pending.camera_id == camera.id and pending.future and not pending.future.done():
                     pending.future.set_exception(CameraOfflineError(f"camera {camera.id} left"))
-            self._announce_presence(camera.id, False)
+            self.bus.publish(CameraOffline(camera.id, reason))
             with contextlib.suppress(Exception):
                 await self.store.set_camera_presence(camera.id, False)
             log.info("camera %s went offline (%s)", camera.mac, reason)
@@ -810,13 +876,16 @@ class Broker:
             return
         await self.store.add_event(session.camera.id, command.name, {"args": list(command.args)})
         log.info("camera %s reported %s", session.camera.mac, command.name)
+        if "motion" in command.name.casefold():
+            # Which names a NetCam sends for motion is [U]; any name saying so counts.
+            self.bus.publish(Motion(session.camera.id, {"command": command.name}))
 
     async def _route_request(
         self, session: Session, frame: Frame, options: Properties, correlation: str | None
     ) -> None:
         destination = options.get("CX_DSTID")
-        target = self._own_camera_session(session, destination)
-        if target is None:
+        found = self._own_camera_session(session, destination)
+        if found is None:
             self._send_error(
                 session, "offline", f"camera {destination or '?'} is not online", correlation
             )
@@ -826,25 +895,35 @@ class Broker:
         except CommandError as error:
             self._send_error(session, "malformed-command", str(error), correlation)
             return
-        for interceptor in self.command_interceptors:
-            if await interceptor(session, frame, command, target):
-                self.counters["commands_routed"] += 1
-                return
+        target, camera = found
+        # A direct call, not an event: the relay's offer must answer inside the command path,
+        # before the command would be forwarded to the camera.
+        answerer = self.offer_answerer
+        if answerer is not None and await answerer(session, frame, command, target):
+            self._routed(camera, command, session)
+            return
         options_block = frame.options
         if not correlation:
             correlation = new_correlation_id()
             options_block = encode_properties([*options, ("CorrelationID", correlation)])
-        self._remember(correlation, _PendingReply(target.camera.id, 0.0, asker=session))
+        self._remember(correlation, _PendingReply(camera.id, 0.0, asker=session))
         forwarded = target.frame(
-            Action.COMMAND, options=options_block, body=frame.body, to=target.camera.id
+            Action.COMMAND, options=options_block, body=frame.body, to=camera.id
         )
         if target.send(forwarded):
-            self.counters["commands_routed"] += 1
+            self._routed(camera, command, session)
         else:
             self._send_error(session, "offline", f"camera {destination} is not online", correlation)
 
-    def _own_camera_session(self, asker: Session, destination: str | None) -> Session | None:
-        """The online camera a CX_DSTID names, if it belongs to the asker's account.
+    def _routed(self, camera: Camera, command: Command, asker: Session) -> None:
+        self.counters["commands_routed"] += 1
+        self.bus.publish(CommandRouted(camera.id, command.name, asker.login))
+
+    def _own_camera_session(
+        self, asker: Session, destination: str | None
+    ) -> tuple[Session, Camera] | None:
+        """The online camera a CX_DSTID names, with its session, if it belongs to the asker's
+        account.
 
         Security consideration: an app reaches only its own account's cameras, and "not yours"
         reads the same as "not online" (the caller answers both alike)."""
@@ -858,8 +937,10 @@ class Broker:
             if camera is None or not _owned_by(camera, asker):
                 continue
             by_id = camera_id == wanted.camera_id and wanted.mac in (None, camera.mac)
-            if by_id or wanted.text in (camera.alias, camera.reported_alias):
-                return target
+            if target is not None and (
+                by_id or wanted.text in (camera.alias, camera.reported_alias)
+            ):
+                return target, camera
         return None
 
     def _remember(self, correlation: str, pending: _PendingReply) -> None:
@@ -966,7 +1047,7 @@ def _refusal_reason(request: LoginRequest) -> str:
     return "token not valid for this login" if request.login else "unknown token"
 
 
-def _proves(camera: Any, request: LoginRequest) -> bool:
+def _proves(camera: Camera, request: LoginRequest) -> bool:
     """Whether a login without account credentials may speak for this known camera."""
     if camera.identity_hash:
         return identity_proves(camera, request.identity_secret)
@@ -975,8 +1056,8 @@ def _proves(camera: Any, request: LoginRequest) -> bool:
     return bool(camera.pending or camera.accepts_unproven)
 
 
-def _owned_by(camera: Any, asker: Session) -> bool:
-    return bool(camera.owner) and camera.owner.casefold() == (asker.login or "").casefold()
+def _owned_by(camera: Camera, asker: Session) -> bool:
+    return camera.owner is not None and camera.owner.casefold() == (asker.login or "").casefold()
 
 
 def _peer(info: ConnectionInfoLike) -> str:

@@ -62,11 +62,13 @@ def normalise_mac(text: str) -> str | None:
         return None
 
 
-def _first(keys: tuple[str, ...], *blocks: Properties) -> str | None:
+def _first(keys: tuple[str, ...], *blocks: dict[str, str]) -> str | None:
+    """The first non-empty value of `keys`, block by block (each block's last value wins)."""
     for block in blocks:
-        value = block.first(*keys)
-        if value:
-            return value
+        for key in keys:
+            value = block.get(key)
+            if value:
+                return value
     return None
 
 
@@ -101,22 +103,26 @@ def read_login(options: Properties, body: Properties) -> LoginRequest:
 
     Credentials are taken from the options block only: the Tend body repeats `CX_UNAME=` empty.
     """
-    raw_mac = _first(MAC_KEYS, options, body)
+    # Read as dicts once: a login storm reads thousands of these a second.
+    options_values, body_values = options.as_dict(), body.as_dict()
+    raw_mac = _first(MAC_KEYS, options_values, body_values)
     mac = normalise_mac(raw_mac) if raw_mac else None
-    alias = _bounded(_first(ALIAS_KEYS, options, body))
-    reported = body.as_dict() | options.as_dict()
+    alias = _bounded(_first(ALIAS_KEYS, options_values, body_values))
+    reported = body_values | options_values
     for key in (*SECRET_KEYS, *IDENTITY_SECRET_KEYS):
         # Security consideration: secrets never travel further than this object.
         reported.pop(key, None)
     return LoginRequest(
         role="camera" if mac or alias else "app",
-        login=_first(USER_KEYS, options) or "",
-        secret=_first(SECRET_KEYS, options),
+        login=_first(USER_KEYS, options_values) or "",
+        secret=_first(SECRET_KEYS, options_values),
         mac=mac,
         alias=alias,
-        firmware=_bounded(_first(FIRMWARE_KEYS, options, body)) if mac or alias else None,
+        firmware=(
+            _bounded(_first(FIRMWARE_KEYS, options_values, body_values)) if mac or alias else None
+        ),
         reported=reported,
-        identity_secret=_first(IDENTITY_SECRET_KEYS, options, body),
+        identity_secret=_first(IDENTITY_SECRET_KEYS, options_values, body_values),
     )
 
 

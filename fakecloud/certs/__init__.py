@@ -2,6 +2,7 @@
 
 from fakecloud.certs.authority import CertificateAuthority, ExportFormat
 from fakecloud.certs.errors import CertsError
+from fakecloud.certs.for_settings import ensure_authority
 from fakecloud.certs.tls import DEFAULT_APP_NAMES, DEVICE_CIPHERS, Profile
 
 __all__ = [
@@ -11,4 +12,5 @@ __all__ = [
     "CertsError",
     "ExportFormat",
     "Profile",
+    "ensure_authority",
 ]

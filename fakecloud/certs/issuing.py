@@ -81,7 +81,12 @@ class SubjectNames:
         common_names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         return cls(
             frozenset(normalise(name) for name in san.get_values_for_type(x509.DNSName)),
-            frozenset(san.get_values_for_type(x509.IPAddress)),
+            # A SAN may name networks too (for name constraints); a leaf's names are addresses.
+            frozenset(
+                ip
+                for ip in san.get_values_for_type(x509.IPAddress)
+                if isinstance(ip, ipaddress.IPv4Address | ipaddress.IPv6Address)
+            ),
             str(common_names[0].value) if common_names else "",
         )
 

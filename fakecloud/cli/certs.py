@@ -7,8 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from fakecloud.catalogue import load_catalogue
-from fakecloud.certs import CertificateAuthority, ExportFormat
+from fakecloud.certs import CertificateAuthority, ExportFormat, ensure_authority
 from fakecloud.core.config import Settings
 from fakecloud.core.errors import UserError
 
@@ -58,14 +57,6 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
     return 2
-
-
-def ensure_authority(settings: Settings) -> CertificateAuthority:
-    """The CA for these settings, created or brought up to date (what `serve` does too)."""
-    names = [entry.name for entry in load_catalogue(settings.extra_hostnames).redirected]
-    return CertificateAuthority.ensure(
-        settings.certs_dir, names, settings.effective_announce_address
-    )
 
 
 def _create(args: argparse.Namespace, settings: Settings) -> int:

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "pair",
     "captures",
     "sim",
+    "demo",
     "healthcheck",
 )
 # Commands that never open the data folder, so they run whatever state it is in.

@@ -20,7 +20,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--demo",
         action="store_true",
-        help="also run a demo account with 3 simulated cameras (its password is printed)",
+        help="also run a demo account with 3 simulated cameras (its password is printed; "
+        "'fakecloud demo clean' removes them)",
     )
     parser.set_defaults(handler=_serve, setting_overrides=_overrides)
 

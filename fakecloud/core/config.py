@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     login_policy: Literal["learning", "strict"] = "learning"
     redirect_app_logins: bool = True
     redirect_camera_logins: bool = False
+    session_aliases: bool = Field(
+        True,
+        description="give each app login its own unguessable alias, the only viewer id the "
+        "relay accepts for its sessions; false: the account alias, as before",
+    )
     broker_hostname: str = Field(
         "broker.seedonk.com",
         description="the name a login redirect sends clients to (DNS answers it, TLS carries it)",

@@ -12,6 +12,7 @@ they cost microseconds and prove who is asking.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
@@ -166,7 +167,7 @@ class LoginGuard:
         excess = self._score(key) - self.limits.free_failures
         if excess <= 0:
             return 0.0
-        return min(self.limits.backoff_cap, self.limits.backoff_first * 2.0 ** (excess - 1))
+        return min(self.limits.backoff_cap, self.limits.backoff_first * math.pow(2.0, excess - 1))
 
     def status(self) -> dict[str, Any]:
         return {**self.counters, "tracked": len(self._failures), "busy_keys": len(self._gates)}

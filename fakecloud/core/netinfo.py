@@ -1,4 +1,4 @@
-"""Find this host's LAN address without sending any traffic."""
+"""Find this host's LAN address without sending any traffic; compare and group client addresses."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import struct
 from pathlib import Path
 
 _SIOCGIFADDR = 0x8915
+# IPv6 clients are counted per /64: one LAN host can pick any address of its prefix.
+IPV6_CLIENT_PREFIX = 64
 
 
 def default_route_interface(route_table: str | None = None) -> str | None:
@@ -69,3 +71,16 @@ def same_address(first: str, second: str) -> bool | None:
         for address in addresses
     )
     return mine == other
+
+
+def client_key(host: str) -> str:
+    """What the per-address cap counts: the IPv4 address, or the IPv6 /64 prefix."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, IPV6_CLIENT_PREFIX), strict=False))
+    return str(address)

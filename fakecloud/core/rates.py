@@ -1,9 +1,9 @@
-"""Rate limits shared by every listener: a token bucket and a log throttle."""
+"""Rate limits shared by every listener: token buckets (one, or one per key) and a log throttle."""
 
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 
 
@@ -27,6 +27,34 @@ class TokenBucket:
             return False
         self._tokens -= 1
         return True
+
+
+class KeyedTokenBuckets:
+    """One TokenBucket per key (a client address), for at most `max_keys` keys: the least
+    recently used key is forgotten first, so the memory stays bounded whoever asks."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float,
+        max_keys: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._max_keys = max_keys
+        self._clock = clock
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def take(self, key: str) -> bool:
+        bucket = self._buckets.pop(key, None) or TokenBucket(self._rate, self._burst, self._clock)
+        self._buckets[key] = bucket
+        while len(self._buckets) > self._max_keys:
+            self._buckets.popitem(last=False)
+        return bucket.take()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
 
 class LogThrottle:

@@ -1,15 +1,7 @@
 """One front-door connection: sniff the first bytes, unwrap TLS, sniff again, hand off or capture.
 
-Layers of one connection, from the socket up:
-
-    socket transport ─▶ Connection (limits, activity) ─▶ PassThroughTransport ─▶ protocol
-                                                         protocol = sniffer, TLS layer, CXNet
-                                                         stream or uvicorn; behind a TLS layer
-                                                         the same choice is made again
-
-The pass-through transport exists so that bytes already read while sniffing can be replayed to
-the next protocol (asyncio's start_tls cannot be given bytes it did not read itself) and so that
-writes count as activity for the idle limit.
+The socket transport's protocol is a Connection for the connection's whole life; the protocols
+above it (sniffer, TLS layer, handler) sit on a PassThroughTransport (see passthrough.py).
 """
 
 from __future__ import annotations
@@ -19,81 +11,19 @@ import enum
 import logging
 import secrets
 import ssl
-from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field, replace
+from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any
 
-from fakecloud.core.recording import Recorder
-from fakecloud.frontdoor.budgets import ConnectionBudget
 from fakecloud.frontdoor.clienthello import ClientHelloError, server_name
-from fakecloud.frontdoor.sniff import Traffic, classify, tls_record_length
-from fakecloud.web.asgi import AsgiProtocolFactory
+from fakecloud.frontdoor.connection_info import ConnectionInfo, StreamHandler, format_address
+from fakecloud.frontdoor.handoff import hand_to_http, open_stream, serve_stream
+from fakecloud.frontdoor.passthrough import PassThroughTransport
+from fakecloud.frontdoor.shared import Destinations, ListenerState
+from fakecloud.frontdoor.sniff import Traffic, route_verdict
+from fakecloud.web.asgi import request_standing
 
 log = logging.getLogger(__name__)
-
-# classify() always decides within this many bytes ("OPTIONS " is the longest start it knows).
-_DECISION_BYTES = 8
-# A stream handler's reader pauses the socket once twice this much waits unread (asyncio's
-# default, 64 KiB, would let a connection whose handler is busy, e.g. checking a password, hold
-# 128 KiB); reads of any size still work.
-STREAM_READER_LIMIT = 16 * 1024
-
-
-@dataclass(frozen=True)
-class ConnectionInfo:
-    id: str  # short unique id, also used in capture records and logs
-    peer: tuple[str, int]
-    local_port: int
-    tls: bool
-    sni: str | None
-    # The address the client reached (a host may have several): the broker tells a redirected
-    # client's return by it (docs/broker.md, "Redirects").
-    local_address: str = ""
-
-
-StreamHandler = Callable[
-    [asyncio.StreamReader, asyncio.StreamWriter, ConnectionInfo], Awaitable[None]
-]
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Security consideration: every phase of a connection has a clock and a size bound, so
-    silent, slow or endless clients cost a bounded amount of memory and time each."""
-
-    # decide (and finish a TLS handshake) within this; also the silence allowed while
-    # fakecloud only listens (sniffing or capturing)
-    first_bytes_timeout: float
-    # silence (no byte either way) allowed once handed off; also the longest a capture lasts
-    idle_timeout: float
-    # most bytes held while sniffing, and the most a capture keeps
-    max_sniff_bytes: int
-
-
-@dataclass
-class Destinations:
-    """Where recognised traffic goes; None means 'not available here', so it is captured."""
-
-    tls_context: ssl.SSLContext | None
-    cxnet_handler: StreamHandler | None
-    asgi: AsgiProtocolFactory | None
-    recorder: Recorder | None
-    limits: Limits
-    # shared with every listener of the process (the HTTP port too)
-    budget: ConnectionBudget
-    relay_handler: StreamHandler | None = None
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-
-@dataclass
-class ListenerState:
-    """What the connections of one listening port share."""
-
-    max_connections: int
-    active: set[Connection] = field(default_factory=set)
-    counters: Counter[str] = field(default_factory=Counter)
-    full_reported: bool = False
 
 
 class Phase(enum.Enum):
@@ -102,104 +32,6 @@ class Phase(enum.Enum):
     CAPTURING = "capturing"
     HANDED_OFF = "handed_off"
     CLOSED = "closed"
-
-
-def format_address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _feed(protocol: asyncio.BaseProtocol, data: bytes) -> None:
-    if not data:
-        return
-    if isinstance(protocol, asyncio.BufferedProtocol):
-        view = memoryview(data)
-        while view:
-            buffer = protocol.get_buffer(len(view))
-            count = min(len(buffer), len(view))
-            buffer[:count] = view[:count]
-            protocol.buffer_updated(count)
-            view = view[count:]
-    elif isinstance(protocol, asyncio.Protocol):
-        protocol.data_received(data)
-
-
-class PassThroughTransport(asyncio.Transport):
-    """The transport the protocols above the socket see; see the module docstring."""
-
-    # loop.start_tls() accepts any transport that carries this flag.
-    _start_tls_compatible = True
-
-    def __init__(self, connection: Connection, socket_transport: asyncio.Transport):
-        super().__init__()
-        self._connection = connection
-        self._socket = socket_transport
-        self._protocol: asyncio.BaseProtocol | None = None
-        self._paused = False
-        self._held = bytearray()
-
-    def deliver(self, data: bytes) -> None:
-        """Pass received bytes up, or hold them while reading is paused."""
-        if self._paused or self._protocol is None:
-            self._held += data
-        else:
-            _feed(self._protocol, data)
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self._socket.get_extra_info(name, default)
-
-    def is_closing(self) -> bool:
-        return self._socket.is_closing()
-
-    def close(self) -> None:
-        self._socket.close()
-
-    def abort(self) -> None:
-        self._socket.abort()
-
-    def _force_close(self, exc: BaseException | None) -> None:
-        # asyncio's TLS layer calls this private name on the transport beneath it.
-        self._socket.abort()
-
-    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
-        self._protocol = protocol
-
-    def get_protocol(self) -> asyncio.BaseProtocol:
-        assert self._protocol is not None, "a protocol is set as soon as the connection is made"
-        return self._protocol
-
-    def is_reading(self) -> bool:
-        return not self._paused
-
-    def pause_reading(self) -> None:
-        self._paused = True
-        self._socket.pause_reading()
-
-    def resume_reading(self) -> None:
-        self._paused = False
-        self._socket.resume_reading()
-        if self._held and self._protocol is not None:
-            held = bytes(self._held)
-            self._held.clear()
-            _feed(self._protocol, held)
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self._connection.touch()
-        self._socket.write(data)
-
-    def write_eof(self) -> None:
-        self._socket.write_eof()
-
-    def can_write_eof(self) -> bool:
-        return self._socket.can_write_eof()
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        self._socket.set_write_buffer_limits(high, low)
-
-    def get_write_buffer_size(self) -> int:
-        return self._socket.get_write_buffer_size()
-
-    def get_write_buffer_limits(self) -> tuple[int, int]:
-        return self._socket.get_write_buffer_limits()
 
 
 class _Sniffer(asyncio.Protocol):
@@ -255,31 +87,15 @@ class Connection(asyncio.Protocol):
             tls=False,
             sni=None,
             local_address=str(local[0]),
+            on_authenticated=self._logged_in,
         )
-        counters = self.listener.counters
-        if len(self.listener.active) >= self.listener.max_connections:
-            # Security consideration: a per-port cap keeps a flood from exhausting file
-            # descriptors; refused connections cost one accept and one close.
+        slots = self.listener.admit(self, self.destinations.budget, self.info.peer[0])
+        if slots is None:
             self._rejected = True
-            counters["rejected"] += 1
-            if not self.listener.full_reported:
-                self.listener.full_reported = True
-                log.warning(
-                    "port %d has %d open connections, its limit; refusing new ones until some "
-                    "close",
-                    self.info.local_port,
-                    self.listener.max_connections,
-                )
             transport.abort()
             return
-        if not self.destinations.budget.acquire(self.info.peer[0]):
-            self._rejected = True
-            counters["rejected_budget"] += 1
-            transport.abort()
-            return
-        counters["accepted"] += 1
-        self.listener.active.add(self)
-        self._pipe = PassThroughTransport(self, transport)
+        self._slots = slots
+        self._pipe = PassThroughTransport(transport, on_write=self.touch)
         self.touch()
         log.debug("connection %s from %s", self.info.id, self._peer_text)
         sniffer = _Sniffer(self, tls=False)
@@ -310,10 +126,7 @@ class Connection(asyncio.Protocol):
         if self.phase in (Phase.SNIFFING, Phase.CAPTURING):
             self._record_capture("peer_closed")
         self.phase = Phase.CLOSED
-        self.listener.active.discard(self)
-        self.destinations.budget.release(self.info.peer[0])
-        if len(self.listener.active) < self.listener.max_connections:
-            self.listener.full_reported = False
+        self.listener.release(self, self._slots)
         self._pipe.get_protocol().connection_lost(exc)
 
     # limits
@@ -347,6 +160,25 @@ class Connection(asyncio.Protocol):
             has_bytes = self._sniffer is not None and self._sniffer.buffer
             self._end_capture("too_slow" if has_bytes else "silent")
 
+    def evict(self) -> None:
+        """A budget took this connection's slot back to make room (budgets.py)."""
+        if self.phase is not Phase.CLOSED:
+            self.listener.counters["evicted"] += 1
+        log.debug("connection %s from %s closed to make room", self.info.id, self._peer_text)
+        # what it sent is worth keeping; an empty record per held connection is not
+        if (
+            self.phase in (Phase.SNIFFING, Phase.CAPTURING)
+            and self._sniffer
+            and self._sniffer.buffer
+        ):
+            self._record_capture("evicted")
+        self.phase = Phase.CLOSED
+        self._socket.abort()
+
+    def _logged_in(self) -> None:
+        if not self._rejected and self.phase is not Phase.CLOSED:
+            self._slots.established()
+
     def shut_down(self) -> None:
         """Server stopping: keep what was captured and drop the connection at once."""
         if self.phase in (Phase.SNIFFING, Phase.CAPTURING):
@@ -365,26 +197,17 @@ class Connection(asyncio.Protocol):
         sniffer.attach(transport)
 
     def on_sniffed(self, sniffer: _Sniffer) -> None:
-        buffered = len(sniffer.buffer)
         if self.phase is Phase.CAPTURING:
-            if buffered >= self.limits.max_sniff_bytes:
+            if len(sniffer.buffer) >= self.limits.max_sniff_bytes:
                 self._end_capture("size_cap")
             return
         if self.phase is not Phase.SNIFFING or sniffer.transport is None:
             return
-        head = bytes(sniffer.buffer[:_DECISION_BYTES])
-        verdict = classify(head)
+        verdict = route_verdict(
+            sniffer.buffer, inside_tls=sniffer.tls, max_bytes=self.limits.max_sniff_bytes
+        )
         if verdict is None:
             return
-        if verdict is Traffic.TLS:
-            if sniffer.tls:
-                verdict = Traffic.UNKNOWN  # TLS inside TLS is nothing a camera does
-            else:
-                record_length = tls_record_length(head)
-                if record_length is None or buffered < min(
-                    record_length, self.limits.max_sniff_bytes
-                ):
-                    return  # the whole ClientHello first, for its server name
         self._timers.pop("sniff").cancel()
         self._route(verdict, sniffer, sniffer.transport)
 
@@ -402,7 +225,9 @@ class Connection(asyncio.Protocol):
         elif verdict is Traffic.RELAY and destinations.relay_handler is not None:
             self._hand_to_stream("relay", destinations.relay_handler, transport, data)
         elif verdict is Traffic.HTTP and destinations.asgi is not None:
-            self._hand_to_http(destinations.asgi, transport, data)
+            self._hand_off("http")
+            protocol = hand_to_http(destinations.asgi, transport, data)
+            self._slots.watch(lambda: request_standing(protocol))
         else:
             self._begin_capture(verdict, sniffer)
 
@@ -412,46 +237,17 @@ class Connection(asyncio.Protocol):
         self.listener.counters[kind] += 1
         log.debug("connection %s from %s: %s", self.info.id, self._peer_text, kind)
 
-    def _hand_to_http(
-        self, asgi: AsgiProtocolFactory, transport: asyncio.Transport, data: bytes
-    ) -> None:
-        self._hand_off("http")
-        protocol = asgi()
-        transport.set_protocol(protocol)
-        protocol.connection_made(transport)
-        protocol.data_received(data)
-
     def _hand_to_stream(
         self, kind: str, handler: StreamHandler, transport: asyncio.Transport, data: bytes
     ) -> None:
         self._hand_off(kind)
-        reader = asyncio.StreamReader(limit=STREAM_READER_LIMIT)
-        protocol = asyncio.StreamReaderProtocol(reader)
-        transport.set_protocol(protocol)
-        protocol.connection_made(transport)
-        writer = asyncio.StreamWriter(transport, protocol, reader, self._loop)
-        protocol.data_received(data)
-        self._spawn(self._run_stream(kind, handler, reader, writer))
-
-    async def _run_stream(
-        self,
-        kind: str,
-        handler: StreamHandler,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-    ) -> None:
-        try:
-            await handler(reader, writer, self.info)
-        except Exception:
-            self.listener.counters["handler_errors"] += 1
-            log.exception(
-                "%s handler failed on connection %s from %s; closing that connection",
-                kind,
-                self.info.id,
-                self._peer_text,
-            )
-        finally:
-            writer.close()
+        if kind == "cxnet":
+            # The broker closes a connection that has not logged in by its login deadline, so
+            # one still open then has logged in, whether or not the broker said so.
+            deadline = min(self.limits.login_timeout, self.limits.idle_timeout)
+            self._timers["login"] = self._loop.call_later(deadline, self._logged_in)
+        reader, writer = open_stream(transport, data, self._loop)
+        self._spawn(serve_stream(kind, handler, reader, writer, self.info, self.listener.counters))
 
     def _upgrade(self, context: ssl.SSLContext, hello: bytes) -> None:
         self.phase = Phase.UPGRADING
@@ -492,6 +288,8 @@ class Connection(asyncio.Protocol):
             self.phase = Phase.CLOSED
             self._socket.abort()
             return
+        # start_tls() returns None only when the loop is closing mid-handshake.
+        assert transport is not None, "start_tls() returned no transport"
         self.info = replace(self.info, tls=True)
         self.listener.counters["tls"] += 1
         self._start_sniffing(sniffer, transport)
@@ -531,7 +329,7 @@ class Connection(asyncio.Protocol):
         )
         self._record(data, reason=reason, protocol=self._traffic_guess)
 
-    def _record(self, data: bytes, **fields: Any) -> None:
+    def _record(self, data: bytes, **fields: str) -> None:
         self._recorded = True
         recorder = self.destinations.recorder
         if recorder is None:
@@ -557,6 +355,7 @@ class Connection(asyncio.Protocol):
     def _peer_text(self) -> str:
         return format_address(*self.info.peer)
 
+    # Any: a coroutine's send and yield types, which nothing here uses.
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = self._loop.create_task(coroutine)
         self.destinations.tasks.add(task)

@@ -13,14 +13,9 @@ from typing import Any
 
 from fakecloud.core.recording import Recorder
 from fakecloud.frontdoor.budgets import ConnectionBudget
-from fakecloud.frontdoor.connection import (
-    Connection,
-    Destinations,
-    Limits,
-    ListenerState,
-    StreamHandler,
-    format_address,
-)
+from fakecloud.frontdoor.connection import Connection
+from fakecloud.frontdoor.connection_info import StreamHandler, format_address
+from fakecloud.frontdoor.shared import Destinations, Limits, ListenerState
 from fakecloud.web.asgi import AsgiProtocolFactory
 
 log = logging.getLogger(__name__)
@@ -69,12 +64,13 @@ class FrontDoorPart:
         relay_handler: StreamHandler | None = None,
         first_bytes_timeout: float = 10.0,
         idle_timeout: float = 300.0,
+        login_timeout: float = 30.0,
         max_sniff_bytes: int = 64 * 1024,
         max_connections: int = 4096,
         budget: ConnectionBudget | None = None,
         extra_hosts: Sequence[str] = (),
     ):
-        if first_bytes_timeout <= 0 or idle_timeout <= 0:
+        if min(first_bytes_timeout, idle_timeout, login_timeout) <= 0:
             raise ValueError("timeouts must be positive")
         if max_sniff_bytes < MIN_SNIFF_BYTES:
             raise ValueError(f"max_sniff_bytes must be at least {MIN_SNIFF_BYTES}")
@@ -89,7 +85,9 @@ class FrontDoorPart:
         # The process-wide budget (server.py shares one with the HTTP port); a front door on its
         # own (tests) gets one as large as its listeners allow.
         self.budget = budget or ConnectionBudget(
-            total=max_connections * len(self.ports or [0]), per_address=max_connections
+            total=max_connections * len(self.ports or [0]),
+            per_address=max_connections,
+            pre_login_share=1.0,
         )
         self.bound_ports: dict[int, int] = {}
         self._destinations = Destinations(
@@ -102,6 +100,7 @@ class FrontDoorPart:
             limits=Limits(
                 first_bytes_timeout=first_bytes_timeout,
                 idle_timeout=idle_timeout,
+                login_timeout=login_timeout,
                 max_sniff_bytes=max_sniff_bytes,
             ),
         )
@@ -112,7 +111,7 @@ class FrontDoorPart:
         loop = asyncio.get_running_loop()
         self._failed.clear()
         for port in self.ports:
-            state = ListenerState(max_connections=self.max_connections)
+            state = ListenerState(max_connections=self.max_connections, name=f"port {port}")
             servers: list[asyncio.Server] = []
             bound = port
             try:

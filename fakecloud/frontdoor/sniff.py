@@ -20,6 +20,8 @@ SDNK_MAGIC = b"SDNK"
 HTTP_METHODS = (b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"OPTIONS", b"PATCH")
 
 _HTTP_REQUEST_STARTS = tuple(method + b" " for method in HTTP_METHODS)
+# classify() always decides within this many bytes ("OPTIONS " is the longest start it knows).
+DECISION_BYTES = 8
 
 
 class Traffic(enum.Enum):
@@ -64,3 +66,23 @@ def tls_record_length(prefix: bytes) -> int | None:
     if len(prefix) < TLS_RECORD_HEADER_BYTES:
         return None
     return TLS_RECORD_HEADER_BYTES + int.from_bytes(prefix[3:5], "big")
+
+
+def route_verdict(
+    buffered: bytes | bytearray, *, inside_tls: bool, max_bytes: int
+) -> Traffic | None:
+    """Where a stream that began with `buffered` goes, or None while it should wait for more.
+
+    TLS waits for its whole first record (the ClientHello, for its server name), or for
+    `max_bytes`; TLS inside TLS is nothing a camera does, so it counts as unknown.
+    """
+    head = bytes(buffered[:DECISION_BYTES])
+    verdict = classify(head)
+    if verdict is not Traffic.TLS:
+        return verdict
+    if inside_tls:
+        return Traffic.UNKNOWN
+    record_length = tls_record_length(head)
+    if record_length is None or len(buffered) < min(record_length, max_bytes):
+        return None
+    return verdict

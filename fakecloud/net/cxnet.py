@@ -189,6 +189,8 @@ def looks_like_cxnet(prefix: bytes) -> bool:
     """True when the first SNIFF_BYTES bytes of a connection read as a CXNet header."""
     if len(prefix) < SNIFF_BYTES or prefix[0] != MARKER or prefix[1] not in KNOWN_VERSIONS:
         return False
+    total_len: int
+    hlen: int
     total_len, hlen = struct.unpack_from("<HH", prefix, 2)
     return (
         SESSION_SIZE <= hlen <= MAX_SESSION_SIZE

@@ -11,11 +11,18 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 
 WHITESPACE = " \t\f"
-_SEPARATORS = "=:" + WHITESPACE
+# A key runs to the first separator (`=`, `:` or whitespace) that is not escaped.
+_KEY = re.compile(r"(?:[^\\=: \t\f]|\\.?)*", re.DOTALL)
 _NATURAL_LINE = re.compile(r"\r\n|\r|\n")
 _SIMPLE_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
 _ESCAPE_OUT = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": "\\f"}
 _ESCAPED_SPECIALS = "=:#!"
+# What _escape writes escaped: outside printable ASCII, a backslash or a special, and a space
+# anywhere in a key but only in front of a value. One C-level scan; most text has none.
+_ESCAPE_IN_KEY = re.compile(r"[^\x21-\x7e]|[\\=:#!]")
+_ESCAPE_IN_VALUE = re.compile(r"^ |[^\x20-\x7e]|[\\=:#!]")
+# An escape in read text: `\uXXXX`, a malformed `\u`, or any other character (or none, at the end).
+_ESCAPE_IN = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(u)|(.?))", re.DOTALL)
 
 
 class PropertiesError(ValueError):
@@ -86,34 +93,27 @@ def _logical_lines(text: str) -> Iterator[str]:
 
 
 def _unescape(text: str) -> str:
-    out: list[str] = []
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char != "\\" or index + 1 == len(text):
-            # Java drops a lone trailing backslash.
-            if char != "\\":
-                out.append(char)
-            index += 1
-            continue
-        escaped = text[index + 1]
-        if escaped == "u":
-            digits = text[index + 2 : index + 6]
-            if len(digits) != 4 or any(c not in "0123456789abcdefABCDEF" for c in digits):
-                raise PropertiesError(f"malformed \\uXXXX escape: {text[index : index + 6]!r}")
-            out.append(chr(int(digits, 16)))
-            index += 6
-            continue
-        out.append(_SIMPLE_ESCAPES.get(escaped, escaped))
-        index += 2
+    if "\\" not in text:
+        return text  # no escape (and, being latin-1, no surrogates to join)
+    resolved = _ESCAPE_IN.sub(_unescaped, text)
     # Java writes characters beyond U+FFFF as two \u escapes; join them back.
-    return "".join(out).encode("utf-16", "surrogatepass").decode("utf-16", "surrogatepass")
+    return resolved.encode("utf-16", "surrogatepass").decode("utf-16", "surrogatepass")
+
+
+def _unescaped(escape: re.Match[str]) -> str:
+    code, bad_code, escaped = escape.groups()
+    if code is not None:
+        return chr(int(code, 16))
+    if bad_code is not None:
+        start = escape.start()
+        raise PropertiesError(f"malformed \\uXXXX escape: {escape.string[start : start + 6]!r}")
+    # A lone trailing backslash is dropped, as Java does.
+    return _SIMPLE_ESCAPES.get(escaped, escaped)
 
 
 def _split_key(line: str) -> tuple[str, str]:
-    index = 0
-    while index < len(line) and line[index] not in _SEPARATORS:
-        index += 2 if line[index] == "\\" else 1
+    key_end = _KEY.match(line)  # matches every line, if only an empty key
+    index = key_end.end() if key_end else 0
     key, rest = line[:index], line[index:]
     rest = rest.lstrip(WHITESPACE)
     if rest[:1] in ("=", ":"):
@@ -132,21 +132,19 @@ def parse_properties(data: bytes) -> Properties:
 
 
 def _escape(text: str, *, is_key: bool) -> str:
-    out: list[str] = []
-    for index, char in enumerate(text):
-        code = ord(char)
-        if char in _ESCAPE_OUT:
-            out.append(_ESCAPE_OUT[char])
-        elif char in _ESCAPED_SPECIALS or (char == " " and (is_key or index == 0)):
-            out.append("\\" + char)
-        elif code < 0x20 or code > 0x7E:
-            units = char.encode("utf-16-be", "surrogatepass")
-            out.extend(
-                f"\\u{int.from_bytes(units[i : i + 2], 'big'):04X}" for i in range(0, len(units), 2)
-            )
-        else:
-            out.append(char)
-    return "".join(out)
+    return (_ESCAPE_IN_KEY if is_key else _ESCAPE_IN_VALUE).sub(_escaped, text)
+
+
+def _escaped(char_match: re.Match[str]) -> str:
+    char = char_match.group()
+    if char in _ESCAPE_OUT:
+        return _ESCAPE_OUT[char]
+    if char in _ESCAPED_SPECIALS or char == " ":
+        return "\\" + char
+    units = char.encode("utf-16-be", "surrogatepass")
+    return "".join(
+        f"\\u{int.from_bytes(units[i : i + 2], 'big'):04X}" for i in range(0, len(units), 2)
+    )
 
 
 def java_timestamp(when: datetime | None = None) -> str:

@@ -40,7 +40,8 @@ class UdpSink:
         # asyncio buffers without limit when the kernel says EAGAIN; refuse instead of growing.
         if self._transport.is_closing():
             return False
-        if self._transport.get_write_buffer_size() > self._buffer_limit:
+        # asyncio's datagram transports all count their buffer; typeshed does not declare it.
+        if self._transport.get_write_buffer_size() > self._buffer_limit:  # type: ignore[attr-defined]
             return False
         self._transport.sendto(datagram, self.address)
         return True

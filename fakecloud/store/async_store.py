@@ -2,27 +2,87 @@
 
 One thread means the event loop never waits on the disk and SQLite only ever sees one writer
 from this process, so no call waits on a database lock held by another of our own calls.
+
+Presence, last_seen and the session log are written behind (group commit): such a call only
+adds to the current WriteBatch, and everything added until its commit starts goes into one
+transaction. The commit rides along with the next store call (on the same trip to the thread,
+so it costs no wake-up of its own), or gets a job of its own after GATHER_SECONDS when no call
+comes. The thread runs jobs in order and a call commits the gathered writes first, so any call
+made after a write-behind call sees it; the two that read nothing written behind,
+`cached_camera_login` and `upsert_camera` (a login storm's calls), leave the writes to gather
+instead (`_run_before_writes`): so a storm commits a batch every GATHER_SECONDS, not one per
+login. `flush()` waits for what
+is queued; `close()` flushes first, so a clean stop loses nothing. A crash loses at most the
+batch being gathered (the writes of the last GATHER_SECONDS, or of one slow transaction).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from fakecloud.core.errors import UserError
 from fakecloud.core.login_guard import HashPool, LoginGuard, LoginLimits, StillWaiting
-from fakecloud.store.models import Account, Camera, Event, SessionEntry, TokenInfo
+from fakecloud.core.rates import LogThrottle
+from fakecloud.store.batch import PresenceWrite, SessionRow, WriteBatch
+from fakecloud.store.models import Account, Camera, Event, SessionEntry, TokenInfo, utc_now
 from fakecloud.store.store import Store
 
+if TYPE_CHECKING:
+    from fakecloud.store.protocol import CameraStore
+
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+# A keepalive moves a camera's last_seen at most this often (seconds): a camera sending one
+# every few seconds costs a write only now and then.
+LAST_SEEN_INTERVAL = 5.0
+# A failing batch (disk full) is logged at most this often (seconds).
+FAILED_BATCH_LOG_INTERVAL = 60.0
+# Written-behind changes wait at most this long (seconds) for the next store call to commit them
+# on its way (one wake-up of the store's thread for both); with no call coming, a commit job of
+# their own is queued then. This bounds what a crash can lose.
+GATHER_SECONDS = 0.02
 
 
 class AsyncStore:
-    def __init__(self, store: Store, *, login_limits: LoginLimits | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        login_limits: LoginLimits | None = None,
+        last_seen_interval: float = LAST_SEEN_INTERVAL,
+    ) -> None:
         self.store = store
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fakecloud-store")
+        # The batch being gathered, and whether its commit is on its way (a timer or a job);
+        # the event loop adds, the store's thread takes, both under this lock.
+        self._batch = WriteBatch()
+        self._commit_queued = False
+        self._commit_timer: asyncio.TimerHandle | None = None
+        self._batch_lock = threading.Lock()
+        self._failed_since_flush = 0
+        self._failure_log = LogThrottle(FAILED_BATCH_LOG_INTERVAL)
+        self.last_seen_interval = last_seen_interval
+        self._seen_noted: dict[int, float] = {}  # camera id -> monotonic time of its last write
+        self.write_counters = {
+            "queued": 0,
+            "coalesced": 0,
+            "batches_committed": 0,
+            "batches_failed": 0,
+            "writes_lost": 0,
+            "largest_batch": 0,
+            "slowest_batch_ms": 0.0,
+            "keepalives_skipped": 0,
+        }
+        self._closed = False
         limits = login_limits or LoginLimits()
         # scrypt never runs on the store's thread: a flood of wrong passwords would queue every
         # other call (token checks, presence, keepalives' writes) behind it.
@@ -34,11 +94,28 @@ class AsyncStore:
         self._checking: dict[bytes, asyncio.Future[Account | None]] = {}
 
     async def _run(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._worker, partial(call, *args, **kwargs))
+        job = partial(call, *args, **kwargs)
+        timer, self._commit_timer = self._commit_timer, None
+        if timer is not None:
+            # Writes are gathering: this call commits them first, on the same trip to the
+            # store's thread (so it also sees them), and their own commit job is not needed.
+            timer.cancel()
+            job = partial(_after, self._commit_batch, job)
+        return await self._on_thread(job)
+
+    async def _run_before_writes(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """For a call that reads nothing written behind (accounts, a camera's identity and
+        owner): it leaves the gathering writes to their timer, so a login storm's reads do
+        not each commit a batch of a few writes."""
+        return await self._on_thread(partial(call, *args, **kwargs))
+
+    async def _on_thread(self, job: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._worker, job)
 
     async def close(self) -> None:
-        """Finish queued calls, then close the database."""
+        """Commit what is queued and finish queued calls, then close the database."""
+        self._closed = True
+        await self._run(self._commit_batch)
         await self._run(self.store.close)
         self._worker.shutdown(wait=True)
         self.hash_pool.close()
@@ -85,6 +162,16 @@ class AsyncStore:
         # Shielded: one asker giving up does not cancel the answer the others wait for.
         return await asyncio.shield(running)
 
+    async def cached_camera_login(
+        self, login: str, password: str, *, mac: str | None, alias: str | None
+    ) -> tuple[Account, Camera | None] | None:
+        """Store.cached_camera_login: a camera's repeated login costs one store call, not two.
+        The camera's presence fields may lag its written-behind changes: the login replaces
+        them (camera_online) anyway."""
+        return await self._run_before_writes(
+            self.store.cached_camera_login, login, password, mac=mac, alias=alias
+        )
+
     def _checked(self, fingerprint: bytes, running: asyncio.Future[Account | None]) -> None:
         self._checking.pop(fingerprint, None)
         if not running.cancelled():
@@ -119,7 +206,9 @@ class AsyncStore:
         owner: str | None = None,
         name: str | None = None,
     ) -> Camera:
-        return await self._run(
+        """Store.upsert_camera. It writes no column that is written behind, so it need not wait
+        for them; the record's presence fields may lag them (a login replaces those anyway)."""
+        return await self._run_before_writes(
             self.store.upsert_camera,
             mac=mac,
             reported_alias=reported_alias,
@@ -149,7 +238,121 @@ class AsyncStore:
         firmware: str | None = None,
         properties: dict[str, Any] | None = None,
     ) -> None:
-        await self._run(self.store.set_camera_presence, camera_id, online, ip, firmware, properties)
+        """Written behind: returns at once (see the module's docstring). A camera forgotten
+        meanwhile simply gets no presence."""
+        self._presence(camera_id, online, ip, firmware, properties)
+
+    def camera_online(
+        self,
+        camera: Camera,
+        *,
+        ip: str | None = None,
+        firmware: str | None = None,
+        properties: dict[str, Any] | None = None,
+    ) -> Camera:
+        """Mark a camera online (written behind) and return its record as that leaves it, so
+        a login need not wait for the commit to read it back."""
+        return self._presence(camera.id, True, ip, firmware, properties).applied_to(camera)
+
+    def _presence(
+        self,
+        camera_id: int,
+        online: bool,
+        ip: str | None,
+        firmware: str | None,
+        properties: dict[str, Any] | None,
+    ) -> PresenceWrite:
+        now = utc_now().isoformat()
+        write = PresenceWrite(camera_id, now, now, online, ip, firmware, properties)
+        # Queued as a copy: a later change merges into the queued one, never into `write`.
+        self._write_behind(replace(write), None)
+        if online:
+            self._seen_noted[camera_id] = time.monotonic()
+        else:
+            self._seen_noted.pop(camera_id, None)
+        return write
+
+    def camera_seen(self, camera_id: int) -> bool:
+        """A camera session showed signs of life (a keepalive): move its last_seen, written
+        behind and at most once per last_seen_interval. Whether a write was queued."""
+        now = time.monotonic()
+        if now - self._seen_noted.get(camera_id, float("-inf")) < self.last_seen_interval:
+            self.write_counters["keepalives_skipped"] += 1
+            return False
+        self._seen_noted[camera_id] = now
+        seen = utc_now().isoformat()
+        self._write_behind(PresenceWrite(camera_id, seen, seen), None)
+        return True
+
+    async def flush(self) -> None:
+        """Wait until every write made before this call is committed (for callers that need
+        durability). Raises UserError when a batch since the last flush could not be written."""
+        failed = await self._run(self._commit_and_report)
+        if failed:
+            raise UserError(f"the store could not write {failed} batch(es); see the log")
+
+    def _write_behind(self, presence: PresenceWrite | None, row: SessionRow | None) -> None:
+        if self._closed:
+            raise UserError("the store is closed")
+        with self._batch_lock:
+            if presence is not None:
+                self._batch.add_presence(presence)
+            if row is not None:
+                self._batch.add_session(row)
+            self.write_counters["queued"] += 1
+            if self._commit_queued:
+                return
+            self._commit_queued = True
+        self._commit_timer = asyncio.get_running_loop().call_later(
+            GATHER_SECONDS, self._commit_gathered
+        )
+
+    def _commit_gathered(self) -> None:
+        """No store call came to take the gathered writes along: queue their commit."""
+        self._commit_timer = None
+        asyncio.get_running_loop().run_in_executor(self._worker, self._commit_batch)
+
+    def _commit_and_report(self) -> int:
+        """On the store's thread: commit what is queued; the batches failed since the last
+        report (then none again)."""
+        self._commit_batch()
+        failed, self._failed_since_flush = self._failed_since_flush, 0
+        return failed
+
+    def _commit_batch(self) -> None:
+        """On the store's thread: commit what was gathered, in one transaction. A failure is
+        logged, never raised (it must not take the server down; what was committed before
+        stays)."""
+        with self._batch_lock:
+            batch, self._batch = self._batch, WriteBatch()
+            self._commit_queued = False
+        counters = self.write_counters
+        if len(batch):
+            started = time.perf_counter()
+            try:
+                self.store.write_batch(batch)
+            except Exception as error:
+                self._failed(batch, error)
+            else:
+                counters["batches_committed"] += 1
+                counters["coalesced"] += batch.coalesced
+                counters["largest_batch"] = max(counters["largest_batch"], len(batch))
+                took = (time.perf_counter() - started) * 1000
+                counters["slowest_batch_ms"] = max(counters["slowest_batch_ms"], took)
+
+    def _failed(self, batch: WriteBatch, error: Exception) -> None:
+        self.write_counters["batches_failed"] += 1
+        self.write_counters["writes_lost"] += len(batch)
+        self._failed_since_flush += 1
+        suppressed = self._failure_log.ready("batch")
+        if suppressed is not None:
+            log.error(
+                "the store could not write %d presence and session-log changes (%s); "
+                "earlier data is kept (%d more failures not logged)",
+                len(batch),
+                error,
+                suppressed,
+            )
 
     async def update_camera(
         self,
@@ -166,7 +369,9 @@ class AsyncStore:
     async def log_session(
         self, camera_id: int | None, login: str | None, role: str, peer: str, event: str
     ) -> None:
-        await self._run(self.store.log_session, camera_id, login, role, peer, event)
+        """Written behind: returns at once (see the module's docstring)."""
+        row = SessionRow(utc_now().isoformat(), camera_id, login, role, peer, event)
+        self._write_behind(None, row)
 
     async def list_sessions(
         self, camera_id: int | None = None, limit: int = 100
@@ -196,3 +401,13 @@ class AsyncStore:
 
     async def pairing_account(self) -> str | None:
         return await self._run(self.store.pairing_account)
+
+
+def _after(first: Callable[[], object], then: Callable[[], T]) -> T:
+    first()
+    return then()
+
+
+if TYPE_CHECKING:
+    # The SQLite store is checked against the Protocol the rest of the server is typed with.
+    _implements: type[CameraStore] = AsyncStore

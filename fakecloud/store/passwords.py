@@ -90,15 +90,17 @@ class VerificationCache:
     Security consideration: entries are HMACs of login+password under a random key made at
     process start and never stored, so the cache holds nothing that reveals or replays a
     password outside this process. It only remembers *successful* checks, so it cannot speed up
-    guessing; entries expire after `ttl` seconds and are dropped when the password changes or
-    the account is removed, and the cache is bounded to `capacity` entries.
+    guessing; entries expire after `ttl` seconds, count only against the stored hash they were
+    checked with (a password changed by another process, e.g. the CLI, ends them at the next
+    login), are dropped when the password changes or the account is removed here, and the cache
+    is bounded to `capacity` entries.
     """
 
     def __init__(self, capacity: int = 4096, ttl: float = 600.0) -> None:
         self._key = secrets.token_bytes(32)
         self._capacity = capacity
         self._ttl = ttl
-        self._entries: OrderedDict[bytes, tuple[str, float]] = OrderedDict()
+        self._entries: OrderedDict[bytes, tuple[str, float, str]] = OrderedDict()
         self._lock = threading.Lock()
         # Bumped by every forget(): a check that read a hash before a password change must not
         # remember its (now stale) success after it.
@@ -109,13 +111,14 @@ class VerificationCache:
         message = login.casefold().encode() + b"\0" + password.encode("utf-8", "surrogatepass")
         return hmac.digest(self._key, message, "sha256")
 
-    def hit(self, login: str, password: str) -> bool:
+    def hit(self, login: str, password: str, stored_hash: str) -> bool:
+        """Whether this pair verified recently against `stored_hash`, the account's hash now."""
         fingerprint = self.fingerprint(login, password)
         with self._lock:
             entry = self._entries.get(fingerprint)
             if entry is None:
                 return False
-            if entry[1] < time.monotonic():
+            if entry[1] < time.monotonic() or not hmac.compare_digest(entry[2], stored_hash):
                 del self._entries[fingerprint]
                 return False
             self._entries.move_to_end(fingerprint)
@@ -125,13 +128,17 @@ class VerificationCache:
     def generation(self) -> int:
         return self._generation
 
-    def remember(self, login: str, password: str, *, generation: int | None = None) -> None:
-        """Note a success; skipped when `generation` (read before the check) is out of date."""
+    def remember(
+        self, login: str, password: str, *, stored_hash: str, generation: int | None = None
+    ) -> None:
+        """Note a success against `stored_hash`; skipped when `generation` (read before the
+        check) is out of date."""
         fingerprint = self.fingerprint(login, password)
         with self._lock:
             if generation is not None and generation != self._generation:
                 return
-            self._entries[fingerprint] = (login.casefold(), time.monotonic() + self._ttl)
+            expiry = time.monotonic() + self._ttl
+            self._entries[fingerprint] = (login.casefold(), expiry, stored_hash)
             self._entries.move_to_end(fingerprint)
             while len(self._entries) > self._capacity:
                 self._entries.popitem(last=False)
@@ -140,7 +147,7 @@ class VerificationCache:
         folded = login.casefold()
         with self._lock:
             self._generation += 1
-            for fingerprint in [k for k, (who, _) in self._entries.items() if who == folded]:
+            for fingerprint in [k for k, (who, *_) in self._entries.items() if who == folded]:
                 del self._entries[fingerprint]
 
     def __len__(self) -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fakecloud.core.errors import UserError
+from fakecloud.store.batch import PresenceWrite, SessionRow, WriteBatch
 from fakecloud.store.models import (
     MAX_PENDING_REPORT_BYTES,
     Account,
@@ -71,6 +72,24 @@ _ALIAS_ATTEMPTS = 16
 _CAMERA_SELECT = (
     f"SELECT {_CAMERA_COLUMNS} FROM cameras c LEFT JOIN accounts a ON a.id = c.owner_id"
 )
+# find_camera's order in one query (a camera's login asks it, and mostly misses on the alias):
+# the MAC, else the cloud alias, else the reported alias; the most recently seen first.
+_FIND_BY_MAC_OR_ALIAS = (
+    f"{_CAMERA_SELECT} WHERE c.mac = ?1 OR c.alias = ?2 OR c.reported_alias = ?2"
+    " ORDER BY c.mac IS ?1 DESC, c.alias IS ?2 DESC, c.last_seen DESC LIMIT 1"
+)
+# One camera's presence; None leaves a field (online too: a keepalive only moves last_seen).
+_WRITE_PRESENCE = (
+    "UPDATE cameras SET online = COALESCE(?, online), last_seen = ?,"
+    " first_seen = COALESCE(first_seen, ?), last_ip = COALESCE(?, last_ip),"
+    " firmware = COALESCE(?, firmware), properties = COALESCE("
+    "CASE WHEN owner_id IS NULL THEN ? ELSE ? END, properties) WHERE id = ?"
+)
+_INSERT_SESSION = (
+    "INSERT INTO sessions (time, camera_id, login, role, peer, event)"
+    " VALUES (?, (SELECT id FROM cameras WHERE id = ?), ?, ?, ?, ?)"
+)
+_PRUNE_EVERY = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +122,8 @@ class Store:
         self._max_log_rows = max_log_rows
         self._max_pending_cameras = max_pending_cameras
         self._log_inserts = 0
+        # What the write path did, for status pages and tests (not timing: counts).
+        self.counters = {"transactions": 0, "batches": 0, "batched_writes": 0}
         self._lock = threading.RLock()
         # check_same_thread=False: AsyncStore opens nothing itself, it moves every call onto its
         # worker thread; the lock above keeps any other use serial.
@@ -143,10 +164,13 @@ class Store:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite may have rolled back already (a full disk): keep the first error.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            self.counters["transactions"] += 1
 
     def _query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -198,7 +222,21 @@ class Store:
 
     def cached_password(self, login: str, password: str) -> Account | None:
         """The account when this password verified recently: no scrypt, microseconds."""
-        return self.get_account(login) if self._cache.hit(login, password) else None
+        record = self.password_record(login)
+        if record.account is None or not self._cache.hit(login, password, record.stored_hash):
+            return None
+        return record.account
+
+    def cached_camera_login(
+        self, login: str, password: str, *, mac: str | None, alias: str | None
+    ) -> tuple[Account, Camera | None] | None:
+        """A camera login's reads in one call, when its password verified recently: the account
+        and the camera the login names (None: none known). None when the password is not
+        cached (check it with verify_password, then read the camera)."""
+        account = self.cached_password(login, password)
+        if account is None:
+            return None
+        return account, self.find_camera(mac=mac, alias=alias)
 
     def password_fingerprint(self, login: str, password: str) -> bytes:
         return self._cache.fingerprint(login, password)
@@ -216,11 +254,15 @@ class Store:
 
     def check_password(self, record: PasswordRecord, password: str) -> Account | None:
         """scrypt against the record. Touches no database, so any thread may run it."""
-        if record.account is not None and self._cache.hit(record.login, password):
+        if record.account is not None and self._cache.hit(
+            record.login, password, record.stored_hash
+        ):
             return record.account  # verified meanwhile by a concurrent check
         if not self._hasher.verify(password, record.stored_hash) or record.account is None:
             return None
-        self._cache.remember(record.login, password, generation=record.generation)
+        self._cache.remember(
+            record.login, password, stored_hash=record.stored_hash, generation=record.generation
+        )
         return record.account
 
     def set_password(self, login: str, password: str) -> None:
@@ -326,9 +368,16 @@ class Store:
         values (the alias the camera reported, owner, name) are written over the stored ones;
         None leaves them. The cloud alias follows the owner."""
         mac = normalise_mac(mac)
-        owner_id = self._require_account(owner).id if owner is not None else None
         if name is not None:
             check_name(name)
+        # A camera logging in again changes nothing: answered by a read, no write transaction
+        # (2,000 cameras reconnecting after a power cut would otherwise write 2,000 times).
+        known = self.find_camera(mac=mac, alias=reported_alias)
+        if known is not None and unchanged_by_upsert(
+            known, reported_alias=reported_alias, owner=owner, name=name
+        ):
+            return known
+        owner_id = self._require_account(owner).id if owner is not None else None
         with self._transaction() as db:
             # Looked up inside the write transaction, so two writers cannot both create it.
             existing = self.find_camera(mac=mac, alias=reported_alias)
@@ -348,7 +397,7 @@ class Store:
         # neighbour's id should not be that easy. Collisions below 2**40 are rare; retry a few.
         for _ in range(8):
             camera_id = secrets.randbelow(CAMERA_ID_LIMIT - 1) + 1
-            key = "".join(secrets.choice(_P2P_KEY_ALPHABET) for _ in range(P2P_KEY_LENGTH))
+            key = random_text(P2P_KEY_LENGTH, _P2P_KEY_ALPHABET)
             try:
                 db.execute(
                     "INSERT INTO cameras (id, alias, mac, p2p_key, created) VALUES (?, ?, ?, ?, ?)",
@@ -450,18 +499,17 @@ class Store:
     ) -> Camera | None:
         """By MAC first, then alias (the cloud's, else the one the camera reported), then the
         address it was last seen at (most recent)."""
-        if mac is not None:
-            rows = self._query(f"{_CAMERA_SELECT} WHERE c.mac = ?", (normalise_mac(mac),))
+        if mac is not None or alias is not None:
+            wanted = (None if mac is None else normalise_mac(mac), alias)
+            rows = self._query(_FIND_BY_MAC_OR_ALIAS, wanted)
             if rows:
                 return _camera(rows[0])
-        for column, value in (("alias", alias), ("reported_alias", alias), ("last_ip", ip)):
-            if value is not None:
-                rows = self._query(
-                    f"{_CAMERA_SELECT} WHERE c.{column} = ? ORDER BY c.last_seen DESC LIMIT 1",
-                    (value,),
-                )
-                if rows:
-                    return _camera(rows[0])
+        if ip is not None:
+            rows = self._query(
+                f"{_CAMERA_SELECT} WHERE c.last_ip = ? ORDER BY c.last_seen DESC LIMIT 1", (ip,)
+            )
+            if rows:
+                return _camera(rows[0])
         return None
 
     def list_cameras(self, owner: str | None = None) -> list[Camera]:
@@ -482,6 +530,15 @@ class Store:
         if not removed:
             raise UserError(f"no camera {camera_id}")
 
+    def forget_sessions(self, login: str, camera_ids: list[int]) -> int:
+        """Delete the session log lines of one login and of these cameras (`demo clean`)."""
+        marks = ",".join("?" * len(camera_ids))
+        with self._transaction() as db:
+            return db.execute(
+                f"DELETE FROM sessions WHERE login = ? COLLATE NOCASE OR camera_id IN ({marks})",
+                (login, *camera_ids),
+            ).rowcount
+
     def set_camera_presence(
         self,
         camera_id: int,
@@ -491,18 +548,9 @@ class Store:
         properties: dict[str, Any] | None = None,
     ) -> None:
         now = utc_now().isoformat()
-        full = bounded = None
-        if properties is not None:
-            full = report_as_json(properties)
-            bounded = bounded_report_as_json(properties, MAX_PENDING_REPORT_BYTES)
+        write = PresenceWrite(camera_id, now, now, online, ip, firmware, properties)
         with self._transaction() as db:
-            changed = db.execute(
-                "UPDATE cameras SET online = ?, last_seen = ?,"
-                " first_seen = COALESCE(first_seen, ?), last_ip = COALESCE(?, last_ip),"
-                " firmware = COALESCE(?, firmware), properties = COALESCE("
-                "CASE WHEN owner_id IS NULL THEN ? ELSE ? END, properties) WHERE id = ?",
-                (int(online), now, now, ip, firmware, bounded, full, camera_id),
-            ).rowcount
+            changed = _write_presence(db, write)
         if not changed:
             raise UserError(f"no camera {camera_id}")
 
@@ -538,13 +586,26 @@ class Store:
     def log_session(
         self, camera_id: int | None, login: str | None, role: str, peer: str, event: str
     ) -> None:
+        row = SessionRow(utc_now().isoformat(), camera_id, login, role, peer, event)
         with self._transaction() as db:
-            db.execute(
-                "INSERT INTO sessions (time, camera_id, login, role, peer, event)"
-                " VALUES (?, (SELECT id FROM cameras WHERE id = ?), ?, ?, ?, ?)",
-                (utc_now().isoformat(), camera_id, login, role, peer, event),
-            )
-            self._prune(db, "sessions")
+            self._insert_sessions(db, [row])
+
+    def write_batch(self, batch: WriteBatch) -> None:
+        """Everything in the batch in one transaction: all of it, or (on an error, which is
+        raised) none of it. A camera forgotten meanwhile simply gets no presence."""
+        with self._transaction() as db:
+            for write in batch.presence.values():
+                _write_presence(db, write)
+            self._insert_sessions(db, batch.sessions)
+        self.counters["batches"] += 1
+        self.counters["batched_writes"] += len(batch)
+
+    def _insert_sessions(self, db: sqlite3.Connection, rows: list[SessionRow]) -> None:
+        db.executemany(
+            _INSERT_SESSION,
+            [(row.time, row.camera_id, row.login, row.role, row.peer, row.event) for row in rows],
+        )
+        self._prune(db, "sessions", len(rows))
 
     def list_sessions(self, camera_id: int | None = None, limit: int = 100) -> list[SessionEntry]:
         """Newest first."""
@@ -568,7 +629,7 @@ class Store:
                     "INSERT INTO events (time, camera_id, kind, data) VALUES (?, ?, ?, ?)",
                     (now.isoformat(), camera_id, kind, data_text),
                 )
-                self._prune(db, "events")
+                self._prune(db, "events", 1)
         except sqlite3.IntegrityError:
             raise UserError(f"no camera {camera_id}") from None
         assert cursor.lastrowid is not None
@@ -585,15 +646,60 @@ class Store:
             Event(row[0], row[1], _time(row[2]), row[3], decode_json_object(row[4])) for row in rows
         ]
 
-    def _prune(self, db: sqlite3.Connection, table: str) -> None:
+    def _prune(self, db: sqlite3.Connection, table: str, inserted: int) -> None:
         """Keep the logs bounded: every few hundred inserts, drop rows beyond the limit."""
-        self._log_inserts += 1
-        if self._log_inserts % 256:
+        before, self._log_inserts = self._log_inserts, self._log_inserts + inserted
+        if before // _PRUNE_EVERY == self._log_inserts // _PRUNE_EVERY:
             return
         db.execute(
             f"DELETE FROM {table} WHERE id <= (SELECT MAX(id) FROM {table}) - ?",
             (self._max_log_rows,),
         )
+
+
+def _write_presence(db: sqlite3.Connection, write: PresenceWrite) -> bool:
+    """Whether the camera exists. What a pending camera reported is kept bounded."""
+    full = bounded = None
+    if write.properties is not None:
+        full = report_as_json(write.properties)
+        bounded = bounded_report_as_json(write.properties, MAX_PENDING_REPORT_BYTES)
+    online = None if write.online is None else int(write.online)
+    parameters = (online, write.seen, write.first_seen, write.ip, write.firmware, bounded, full)
+    return bool(db.execute(_WRITE_PRESENCE, (*parameters, write.camera_id)).rowcount)
+
+
+def unchanged_by_upsert(
+    camera: Camera,
+    *,
+    reported_alias: str | None = None,
+    owner: str | None = None,
+    name: str | None = None,
+) -> bool:
+    """Whether upsert_camera with these values would leave the camera as it is (and so could
+    be answered with the record as it was read)."""
+    same_owner = owner is None or (camera.owner or "").casefold() == owner.casefold()
+    return (
+        same_owner
+        and reported_alias in (None, camera.reported_alias)
+        and name in (None, camera.name)
+    )
+
+
+def random_text(length: int, alphabet: str) -> str:
+    """`length` characters drawn uniformly from `alphabet` (at most 256) with one read of the
+    system's CSPRNG for all of them, not one per character (a new camera needs 16).
+
+    Security consideration: unbiased; a byte at or above the largest multiple of the alphabet's
+    size is skipped rather than folded onto the first characters."""
+    limit = 256 - 256 % len(alphabet)
+    chars: list[str] = []
+    while len(chars) < length:
+        chars.extend(
+            alphabet[byte % len(alphabet)]
+            for byte in secrets.token_bytes(2 * length)
+            if byte < limit
+        )
+    return "".join(chars[:length])
 
 
 def _camera_filter(camera_id: int | None) -> tuple[str, tuple[Any, ...]]:

@@ -16,8 +16,7 @@ from fakecloud.web import (
 )
 from fakecloud.web.hosts import AllowedHosts, HostCheck
 from fakecloud.web.limits import BodyLimit
-from fakecloud.web.routes_unknown import RecordBudget, UnknownRequests
-from fakecloud.web.sessions import WebSessions
+from fakecloud.web.routes_unknown import UnknownRequests
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -28,8 +27,6 @@ def create_app(runtime: Runtime) -> FastAPI:
         HostCheck, allowed=AllowedHosts.for_settings(runtime.settings, runtime.catalogue)
     )
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes)
-    runtime.services.setdefault("web_sessions", WebSessions())
-    runtime.services.setdefault("http_capture_budget", RecordBudget())
     for module in (routes_health, routes_api, routes_ca, routes_cxs, routes_media, routes_setup):
         app.include_router(module.router)
     # Last: whatever no route above serves is recorded in the capture log and answered 404.

@@ -8,6 +8,7 @@ from typing import Any
 import uvicorn
 from uvicorn.server import ServerState
 
+from fakecloud.frontdoor.budgets import Standing
 from fakecloud.web.limits import HeadLimit, ProgressWatchdog
 
 
@@ -55,3 +56,17 @@ class AsgiProtocolFactory:
             connection.shutdown()
         if self.state.tasks:
             await asyncio.wait(self.state.tasks, timeout=5)
+
+
+def request_standing(protocol: Any) -> Standing:
+    """How an HTTP connection served by `protocol` stands for the connection budget: SERVING
+    while a complete request is being answered, IDLE between requests (keep-alive), PENDING
+    before its first request is complete (a head or body still arriving).
+
+    It reads uvicorn's h11 protocol state (`cycle`) as ProgressWatchdog does."""
+    cycle = getattr(protocol, "cycle", None)
+    if cycle is None or (cycle.more_body and not cycle.response_started):
+        return Standing.PENDING
+    if cycle.response_complete:
+        return Standing.IDLE
+    return Standing.SERVING

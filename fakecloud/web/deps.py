@@ -6,37 +6,52 @@ import base64
 import binascii
 import contextlib
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Path, Request, status
 
 from fakecloud.core.config import address_in
 from fakecloud.core.login_guard import LoginRefused
+from fakecloud.media.hub import MediaHub
+from fakecloud.media.outputs import MediaOutputs
 from fakecloud.runtime import Runtime
+from fakecloud.store.models import Camera
+from fakecloud.store.protocol import CameraStore
+from fakecloud.web.sessions import SESSION_COOKIE
 
-SESSION_COOKIE = "SeedonkSession"  # the Seedonk portal's cookie name (docs/protocol.md section 2)
+ServiceT = TypeVar("ServiceT")
 
 
 def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def service(name: str) -> Any:
-    """A dependency returning one runtime service, or 503 when that part is not running."""
-
-    def dependency(runtime: RuntimeDep) -> Any:
-        found = runtime.services.get(name)
-        if found is None:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"{name} is not running")
-        return found
-
-    return dependency
+def _running(found: ServiceT | None, name: str) -> ServiceT:
+    """The service, or 503 when that part is not running (a web app built without it)."""
+    if found is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"{name} is not running")
+    return found
 
 
-StoreDep = Annotated[Any, Depends(service("store"))]
+def running_store(runtime: RuntimeDep) -> CameraStore:
+    return _running(runtime.services.store, "store")
+
+
+def running_media_hub(runtime: RuntimeDep) -> MediaHub:
+    return _running(runtime.services.media_hub, "media_hub")
+
+
+def running_media_outputs(runtime: RuntimeDep) -> MediaOutputs:
+    return _running(runtime.services.media_outputs, "media_outputs")
+
+
+StoreDep = Annotated[CameraStore, Depends(running_store)]
+MediaHubDep = Annotated[MediaHub, Depends(running_media_hub)]
+MediaOutputsDep = Annotated[MediaOutputs, Depends(running_media_outputs)]
 
 
 @dataclass(frozen=True)
@@ -69,11 +84,11 @@ def bearer_token(header: str | None) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-async def authenticate(request: Request, store: Any) -> str | None:
+async def authenticate(request: Request, store: CameraStore) -> str | None:
     """The account a request speaks for (session cookie, Bearer token or HTTP Basic), or None."""
-    sessions = request.app.state.runtime.services.get("web_sessions")
+    sessions = get_runtime(request).services.web_sessions
     cookie = request.cookies.get(SESSION_COOKIE)
-    if sessions and cookie and (login := sessions.login_for(cookie)):
+    if cookie and (login := sessions.login_for(cookie)):
         return login
     header = request.headers.get("authorization")
     # Security consideration: a token is found by its hash alone (256 random bits, nothing to
@@ -103,8 +118,8 @@ async def current_viewer(request: Request, runtime: RuntimeDep) -> Viewer:
     client = request.client.host if request.client else ""
     if address_in(client, runtime.settings.trusted_http_networks()):
         return Viewer(None)
-    store = runtime.services.get("store")
-    login = await authenticate(request, store) if store else None
+    store = runtime.services.store
+    login = await authenticate(request, store) if store is not None else None
     if login is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -122,7 +137,7 @@ MAX_DATABASE_ID = (1 << 63) - 1
 DatabaseId = Annotated[int, Path(ge=0, le=MAX_DATABASE_ID)]
 
 
-async def visible_camera(camera_id: DatabaseId, viewer: ViewerDep, store: StoreDep) -> Any:
+async def visible_camera(camera_id: DatabaseId, viewer: ViewerDep, store: StoreDep) -> Camera:
     """The camera, if it exists and the viewer may see it; 404 otherwise (no existence leak)."""
     camera = await store.get_camera(camera_id)
     if camera is None or not (viewer.sees_everything or camera.owner == viewer.login):
@@ -130,4 +145,4 @@ async def visible_camera(camera_id: DatabaseId, viewer: ViewerDep, store: StoreD
     return camera
 
 
-CameraDep = Annotated[Any, Depends(visible_camera)]
+CameraDep = Annotated[Camera, Depends(visible_camera)]

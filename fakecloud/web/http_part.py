@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import Counter
 from typing import Any
 
 from fakecloud.core.errors import UserError
-from fakecloud.core.rates import LogThrottle
-from fakecloud.frontdoor.budgets import ACCEPT_ERROR_LOG_INTERVAL, ConnectionBudget
-from fakecloud.web.asgi import AsgiProtocolFactory
+from fakecloud.frontdoor.budgets import ConnectionBudget, Slots, admit_to_both
+from fakecloud.web.asgi import AsgiProtocolFactory, request_standing
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,18 @@ class HttpPart:
         self.host = host
         self.port = port
         # Security consideration: the HTTP port has its own cap besides the process-wide budget
-        # (shared with the front door), so held HTTP connections cannot take every slot.
+        # (shared with the front door), so held HTTP connections cannot take every slot. Like
+        # the budget, a full cap makes room by closing an idle keep-alive connection or one
+        # whose request is not complete, never a request being answered.
         self.max_connections = max_connections
-        self.budget = budget or ConnectionBudget(max_connections, max_connections)
+        self.cap = ConnectionBudget(
+            max_connections, max_connections, pre_login_share=1.0, name="HTTP port"
+        )
+        self.budget = budget or ConnectionBudget(
+            max_connections, max_connections, pre_login_share=1.0
+        )
         self.active: set[_CountedConnection] = set()
         self.counters: Counter[str] = Counter()
-        self.full_reported = LogThrottle(ACCEPT_ERROR_LOG_INTERVAL)
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -67,6 +73,7 @@ class HttpPart:
             "address": f"{self.host}:{self.port}",
             "active_connections": len(self.active),
             "connections": dict(self.counters),
+            "evicted": dict(self.cap.evicted),
         }
 
 
@@ -84,31 +91,30 @@ class _CountedConnection(asyncio.Protocol):
     def __init__(self, part: HttpPart) -> None:
         self._part = part
         self._inner: asyncio.Protocol = _NOT_ADMITTED
-        self._host: str | None = None
+        self._slots: Slots | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         part = self._part
         host = str((transport.get_extra_info("peername") or ("?",))[0])
-        if len(part.active) >= part.max_connections:
-            part.counters["rejected"] += 1
-            if (suppressed := part.full_reported.ready("full")) is not None:
-                log.warning(
-                    "the HTTP port has %d open connections, its limit; refusing new ones "
-                    "(%d more refusals not logged)",
-                    part.max_connections,
-                    suppressed,
-                )
+        slots, outcome = admit_to_both(
+            part.cap, part.budget, host, functools.partial(self._evict, transport)
+        )
+        part.counters[outcome] += 1
+        if slots is None:
             transport.abort()
             return
-        if not part.budget.acquire(host):
-            part.counters["rejected_budget"] += 1
-            transport.abort()
-            return
-        self._host = host
+        self._slots = slots
         part.active.add(self)
-        part.counters["accepted"] += 1
-        self._inner = part.protocols()
-        self._inner.connection_made(transport)
+        inner = self._inner = part.protocols()
+        slots.watch(functools.partial(request_standing, inner))
+        inner.connection_made(transport)
+
+    def _evict(self, transport: asyncio.BaseTransport) -> None:
+        """A budget took this connection's slot back to make room (an idle keep-alive
+        connection, or one whose request is not complete)."""
+        if not transport.is_closing():
+            self._part.counters["evicted"] += 1
+        transport.abort()
 
     def data_received(self, data: bytes) -> None:
         self._inner.data_received(data)
@@ -123,8 +129,8 @@ class _CountedConnection(asyncio.Protocol):
         self._inner.resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._host is None:
+        if self._slots is None:
             return
         self._part.active.discard(self)
-        self._part.budget.release(self._host)
+        self._slots.release()
         self._inner.connection_lost(exc)

@@ -76,7 +76,7 @@ async def approve_camera(
         camera = await store.approve_camera(camera_id, account)
     except UserError as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
-    broker = runtime.services.get("broker")
+    broker = runtime.services.broker
     if broker is not None:
         await broker.camera_changed(camera_id)
     return camera_summary(camera) | {"proof": camera.proof}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from fakecloud.certs import CertificateAuthority, ExportFormat
+from fakecloud.web.deps import get_runtime
 
 router = APIRouter(tags=["ca"])
 
@@ -18,7 +19,7 @@ _DOWNLOADS: dict[ExportFormat, tuple[str, str]] = {
 
 
 def _authority(request: Request) -> CertificateAuthority:
-    authority = request.app.state.runtime.services.get("authority")
+    authority = get_runtime(request).services.authority
     if authority is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,

@@ -10,14 +10,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import Response, StreamingResponse
 
-from fakecloud.media.hub import HubFullError, MediaHub
-from fakecloud.media.outputs import MediaOutputs
+from fakecloud.media.hub import HubFullError
 from fakecloud.media.outputs.flv import CONTENT_TYPE as FLV_TYPE
 from fakecloud.media.outputs.hls import PLAYLIST_TYPE, SEGMENT_TYPE
 from fakecloud.media.outputs.mjpeg import CONTENT_TYPE as MJPEG_TYPE
 from fakecloud.media.outputs.pictures import PictureError
 from fakecloud.media.outputs.streaming import NoVideoError, UnsupportedCodecError
-from fakecloud.web.deps import DatabaseId, current_viewer, service, visible_camera
+from fakecloud.web.deps import (
+    DatabaseId,
+    MediaHubDep,
+    MediaOutputsDep,
+    current_viewer,
+    visible_camera,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +31,12 @@ router = APIRouter(tags=["media"])
 NO_CACHE = {"Cache-Control": "no-store"}
 
 
-HubDep = Annotated[MediaHub, Depends(service("media_hub"))]
-Outputs = Annotated[MediaOutputs, Depends(service("media_outputs"))]
-
-
-async def camera_access(camera_id: DatabaseId, request: Request, hub: HubDep) -> int:
+async def camera_access(camera_id: DatabaseId, request: Request, hub: MediaHubDep) -> int:
     """The camera a request may watch. Security consideration: this is the one place that
     decides who sees video. With the store running, the viewer policy of fakecloud.web.deps
     applies (trusted networks, or the camera's owner); otherwise only the hub's own check."""
     runtime = request.app.state.runtime
-    store = runtime.services.get("store")
+    store = runtime.services.store
     if store is not None:
         viewer = await current_viewer(request, runtime)
         await visible_camera(camera_id, viewer, store)
@@ -93,21 +94,21 @@ async def _stream(
 
 @router.get("/api/cameras/{camera_id}/snapshot.jpg")
 @router.get("/cxs/api/devices/{camera_id}/cam/recentImage.jpg")
-async def snapshot(camera_id: CameraId, outputs: Outputs) -> Response:
+async def snapshot(camera_id: CameraId, outputs: MediaOutputsDep) -> Response:
     with _video_errors(camera_id):
         jpeg = await outputs.snapshot(camera_id)
     return Response(jpeg, media_type="image/jpeg", headers=NO_CACHE)
 
 
 @router.get("/api/cameras/{camera_id}/stream.mjpeg")
-async def mjpeg(camera_id: CameraId, outputs: Outputs) -> StreamingResponse:
+async def mjpeg(camera_id: CameraId, outputs: MediaOutputsDep) -> StreamingResponse:
     return await _stream(camera_id, outputs.mjpeg(camera_id), MJPEG_TYPE)
 
 
 @router.get("/cxs/api/devices/{camera_id}/cam/liveStream")
 async def live_stream(
     camera_id: CameraId,
-    outputs: Outputs,
+    outputs: MediaOutputsDep,
     stream_type: Annotated[str, Query(alias="type", max_length=64)] = FLV_TYPE,
     viewer_session_id: Annotated[str | None, Query(alias="viewerSessionId", max_length=256)] = None,
 ) -> StreamingResponse:
@@ -119,14 +120,14 @@ async def live_stream(
 
 
 @router.get("/api/cameras/{camera_id}/hls/index.m3u8")
-async def hls_playlist(camera_id: CameraId, outputs: Outputs) -> Response:
+async def hls_playlist(camera_id: CameraId, outputs: MediaOutputsDep) -> Response:
     with _video_errors(camera_id):
         playlist = await outputs.hls.playlist(camera_id)
     return Response(playlist, media_type=PLAYLIST_TYPE, headers=NO_CACHE)
 
 
 @router.get("/api/cameras/{camera_id}/hls/segment_{sequence}.ts")
-async def hls_segment(camera_id: CameraId, sequence: int, outputs: Outputs) -> Response:
+async def hls_segment(camera_id: CameraId, sequence: int, outputs: MediaOutputsDep) -> Response:
     data = outputs.hls.segment(camera_id, sequence)
     if data is None:
         raise HTTPException(

@@ -23,7 +23,7 @@ async def retrieve_camera(
 ) -> Response:
     """The camera asks for its name; the reply shape is the only one its parser reads."""
     peer = request.client.host if request.client else ""
-    recorder = runtime.services.get("capture")
+    recorder = runtime.services.capture
     if recorder:
         recorder.record("http", peer=peer, decoded={"path": "retrievecamera", "mac": mac})
     if not key.isascii():  # the firmware's key is hex; anything else is not a camera asking
@@ -31,7 +31,7 @@ async def retrieve_camera(
     if not key_is_valid(login, mac, key):
         log.warning("%s asked for a camera name with a wrong key (MAC %s)", peer, mac)
         return Response(status_code=status.HTTP_403_FORBIDDEN)
-    store = runtime.services.get("store")
+    store = runtime.services.store
     camera = await store.find_camera(mac=mac) if store else None
     if camera is None or (camera.owner or "").lower() != login.lower():
         log.info("camera %s (%s) asked for its name; it is not known for %s", mac, peer, login)

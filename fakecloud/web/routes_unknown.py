@@ -11,13 +11,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
-from fakecloud.frontdoor.connection import format_address
+from fakecloud.frontdoor.connection_info import format_address
 from fakecloud.web.request_record import MAX_BODY_PREFIX, request_record
+
+if TYPE_CHECKING:  # the runtime holds the record budget, so it imports this module
+    from fakecloud.runtime import Runtime
 
 NOT_SERVED = json.dumps({"detail": "Not Found"}).encode()
 
@@ -61,8 +64,8 @@ class UnknownRequests(BaseRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         prefix, length = await _read_body(receive)
-        services = scope["app"].state.runtime.services
-        recorder, budget = services.get("capture"), services["http_capture_budget"]
+        runtime: Runtime = scope["app"].state.runtime
+        recorder, budget = runtime.services.capture, runtime.services.http_capture_budget
         if recorder is not None and budget.take():
             _record(recorder, scope, prefix, length, budget)
         await send(

@@ -5,11 +5,14 @@ from __future__ import annotations
 import secrets
 import time
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request, Response, status
 
-from fakecloud.web.deps import SESSION_COOKIE
+if TYPE_CHECKING:  # the runtime holds the session table, so it imports this module
+    from fakecloud.runtime import Runtime
 
+SESSION_COOKIE = "SeedonkSession"  # the Seedonk portal's cookie name (docs/protocol.md section 2)
 ANTI_CSRF_HEADER = "AntiCSRF"  # the Seedonk portal sent it on every state-changing call
 
 
@@ -58,7 +61,7 @@ def require_anti_csrf(request: Request) -> None:
 def start_session(request: Request, response: Response, login: str) -> None:
     """Log the browser in. Security consideration: under TLS the cookie is `Secure`, so the
     browser never sends it over plain HTTP where anyone on the LAN could read it."""
-    token = request.app.state.runtime.services["web_sessions"].create(login)
+    token = _sessions(request).create(login)
     response.set_cookie(
         SESSION_COOKIE, token, httponly=True, samesite="lax", secure=_under_tls(request)
     )
@@ -69,10 +72,15 @@ def end_session(request: Request, response: Response) -> None:
     require_anti_csrf(request)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        request.app.state.runtime.services["web_sessions"].end(token)
+        _sessions(request).end(token)
     response.delete_cookie(
         SESSION_COOKIE, httponly=True, samesite="lax", secure=_under_tls(request)
     )
+
+
+def _sessions(request: Request) -> WebSessions:
+    runtime: Runtime = request.app.state.runtime
+    return runtime.services.web_sessions
 
 
 def _under_tls(request: Request) -> bool:

@@ -12,7 +12,7 @@ import pytest
 
 from fakecloud.broker import Broker
 from fakecloud.core.config import Settings
-from fakecloud.frontdoor.connection import ConnectionInfo
+from fakecloud.frontdoor.connection_info import ConnectionInfo
 from fakecloud.store import AsyncStore, Store
 
 OWNER = "alice"

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fakecloud.broker import Broker, CameraOfflineError, Session, parse_destination
+from fakecloud.core.events import CameraOffline, CameraOnline, CommandRouted, Motion, RefusedLogin
 from fakecloud.net.commands import Command
 from fakecloud.net.cxnet import Action, Frame, encode_frame
 from fakecloud.net.properties import encode_properties, parse_properties
@@ -26,6 +27,7 @@ from tests.broker.conftest import (
     wait_until,
 )
 from tests.broker.tend_clients import KClient, RClient, pack, read_reply
+from tests.interop.conftest import is_session_alias
 
 MAC = "00:11:22:33:44:55"
 
@@ -98,7 +100,7 @@ async def test_tend_clients_log_in_following_the_redirect(
     assert self_line.split(",")[0] == f"{stored.id}:{MAC}"
     # The Belkin record's form: `<owner's account alias>:<MAC>` (oc9:EC:1A:59:5D:C5:DC).
     assert self_line.split(",")[5] == stored.alias == f"{owner.alias}:{MAC}"
-    assert welcome["alias"] == owner.alias
+    assert is_session_alias(welcome["alias"], owner.alias)  # this session's own alias
 
 
 async def test_access_token_logs_in_like_a_password(served: BrokerServer) -> None:
@@ -107,7 +109,7 @@ async def test_access_token_logs_in_like_a_password(served: BrokerServer) -> Non
     reply = await client.log_in()
     await client.close()
     owner = await served.store.get_account(OWNER)
-    assert reply.action == Action.LOGIN and client.welcome["alias"] == owner.alias != OWNER
+    assert reply.action == Action.LOGIN and is_session_alias(client.welcome["alias"], owner.alias)
 
 
 async def test_redirect_can_be_disabled(served: BrokerServer) -> None:
@@ -124,9 +126,14 @@ async def test_redirect_can_be_disabled(served: BrokerServer) -> None:
 async def test_bad_credentials_get_one_identical_error(
     served: BrokerServer, login: str, secret: str
 ) -> None:
+    refusals = served.broker.bus.subscribe("test", RefusedLogin)
     client = RClient("127.0.0.1", served.port, login, secret)
     reply = await client.log_in()
     assert reply.action == Action.ERROR
+    refused = await asyncio.wait_for(refusals.get(), 5)
+    assert isinstance(refused, RefusedLogin)
+    assert (refused.role, refused.address) == ("app", "127.0.0.1") and refused.reason
+    assert secret not in refused.reason
     assert reply.properties.as_dict() == {"error": "login-failed", "reason": "login refused"}
     assert client._reader is not None and await client._reader.read() == b""  # closed
     await client.close()
@@ -136,11 +143,15 @@ async def test_bad_credentials_get_one_identical_error(
 async def test_commands_are_routed_both_ways(
     served: BrokerServer, online_camera: SimulatedCamera
 ) -> None:
+    routed = served.broker.bus.subscribe("test", CommandRouted)
     app = SimulatedApp("127.0.0.1", served.port, login=OWNER, password=OWNER_PASSWORD)
     await app.login()
     (entry,) = app.cameras
     reply = await app.command(entry.destination, f"modify-device|{entry.device_id}|QTY=3+FPS=20|")
     await app.close()
+    assert await asyncio.wait_for(routed.get(), 5) == CommandRouted(
+        online_camera.camera_id, "modify-device", OWNER
+    )
     assert reply.action == Action.COMMAND
     assert reply.body == f"ack|modify-device|{entry.device_id}|".encode()
     assert online_camera.settings == {"QTY": "3", "FPS": "20"}
@@ -243,7 +254,7 @@ async def test_interceptor_answers_instead_of_the_camera(
         )
         return True
 
-    served.broker.command_interceptors.append(offer)
+    served.broker.offer_answerer = offer
     client = RClient("127.0.0.1", served.port, OWNER, await served.store.issue_token(OWNER))
     await client.log_in()
     await client.command(f"{online_camera.camera_id}:{MAC}", "require-video-send|1|8|", "C1")
@@ -264,39 +275,42 @@ async def test_fakecloud_sends_commands_itself(
         await served.broker.send_command(12345, "modify-device|1|FPS=5|")
 
 
-async def test_presence_listeners_hear_cameras_come_and_go(served: BrokerServer) -> None:
-    heard: asyncio.Queue[tuple[int, bool]] = asyncio.Queue()
-    answers: list[asyncio.Task[Frame]] = []
+async def test_the_bus_hears_cameras_come_and_go(served: BrokerServer) -> None:
+    presence = served.broker.bus.subscribe("test", CameraOnline, CameraOffline)
 
-    def listener(camera_id: int, online: bool) -> None:
-        heard.put_nowait((camera_id, online))
-        if online:
+    async def heard() -> tuple[int, bool]:
+        event = await presence.get()
+        assert isinstance(event, CameraOnline | CameraOffline)
+        if isinstance(event, CameraOnline):
+            assert (event.owner, event.address) == (OWNER, "127.0.0.1")
             # A command sent at once reaches a camera that already has its login reply.
-            command = served.broker.send_command(camera_id, f"modify-device|{camera_id}|FPS=7|")
-            answers.append(asyncio.create_task(command))
+            command = f"modify-device|{event.camera_id}|FPS=7|"
+            reply = await served.broker.send_command(event.camera_id, command)
+            assert reply.body.startswith(b"ack|modify-device|")
+        return event.camera_id, isinstance(event, CameraOnline)
 
-    served.broker.presence_listeners.append(listener)
     camera = camera_for(served)
     task = asyncio.create_task(camera.run())
     async with asyncio.timeout(5):
-        camera_id, online = await heard.get()
+        camera_id, online = await heard()
         await camera.logged_in.wait()
         assert (camera_id, online) == (camera.camera_id, True)
         camera.drop_connection()
-        assert await heard.get() == (camera_id, False)
-        assert await heard.get() == (camera_id, True)  # it reconnected by itself
-        for answer in answers:
-            assert (await answer).body.startswith(b"ack|modify-device|")
+        assert await heard() == (camera_id, False)
+        assert await heard() == (camera_id, True)  # it reconnected by itself
     assert camera.settings == {"FPS": "7"} and camera.login_count == 2
     camera.stop()
     await task
-    assert await asyncio.wait_for(heard.get(), 5) == (camera_id, False)
+    assert await asyncio.wait_for(heard(), 5) == (camera_id, False)
 
 
 async def test_camera_events_are_stored(
     served: BrokerServer, online_camera: SimulatedCamera
 ) -> None:
+    motion = served.broker.bus.subscribe("test", Motion)
     await online_camera.report_motion()
+    heard = await asyncio.wait_for(motion.get(), 5)
+    assert isinstance(heard, Motion) and heard.camera_id == online_camera.camera_id
 
     async def has_event() -> bool:
         events = await served.store.list_events(online_camera.camera_id)
@@ -326,6 +340,46 @@ async def test_keepalives_keep_a_session_open(served: BrokerServer) -> None:
     await asyncio.wait_for(camera.logged_in.wait(), 5)
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(camera.disconnected.wait(), 1.2)
+    camera.stop()
+    await task
+
+
+async def last_seen_after_login(served: BrokerServer, camera: SimulatedCamera) -> Any:
+    await served.store.flush()
+    stored = await served.store.find_camera(mac=camera.mac)
+    assert stored.online and stored.last_seen is not None
+    return stored.last_seen
+
+
+async def test_keepalives_advance_last_seen(served: BrokerServer) -> None:
+    served.store.last_seen_interval = 0.0  # every keepalive writes it
+    camera = camera_for(served, keepalive_interval=0.1)
+    task = asyncio.create_task(camera.run(max_attempts=1))
+    await asyncio.wait_for(camera.logged_in.wait(), 5)
+    at_login = await last_seen_after_login(served, camera)
+
+    async def advanced() -> bool:
+        return (await served.store.find_camera(mac=MAC)).last_seen > at_login
+
+    await wait_until(advanced)  # only keepalives flow now: they moved it
+    assert (await served.store.find_camera(mac=MAC)).online
+    camera.stop()
+    await task
+
+
+async def test_keepalive_writes_are_coalesced_per_camera(served: BrokerServer) -> None:
+    served.store.last_seen_interval = 3600.0  # none of these keepalives may write it
+    camera = camera_for(served, keepalive_interval=0.05)
+    task = asyncio.create_task(camera.run(max_attempts=1))
+    await asyncio.wait_for(camera.logged_in.wait(), 5)
+    at_login = await last_seen_after_login(served, camera)
+    counters = served.store.write_counters
+
+    async def several_skipped() -> bool:
+        return counters["keepalives_skipped"] >= 3
+
+    await wait_until(several_skipped)
+    assert (await last_seen_after_login(served, camera)) == at_login
     camera.stop()
     await task
 

@@ -15,7 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fakecloud.broker.broker import NEW_CAMERAS_BURST
 from fakecloud.broker.login import IDENTITY_SECRET_KEYS, read_login
+from fakecloud.core.events import CameraPending
 from fakecloud.net.cxnet import Action
 from fakecloud.net.properties import Properties, encode_properties
 from fakecloud.sim.app import SimulatedApp
@@ -132,13 +134,13 @@ async def test_strict_policy_still_refuses_unknown_forms(served: BrokerServer) -
     assert await served.store.find_camera(mac=MAC) is None
 
 
-async def _random_mac_login(port: int, padding: str) -> None:
+async def _random_mac_login(port: int, padding: str, source: str = "127.0.0.1") -> bytes:
     mac = "02:" + ":".join(f"{byte:02X}" for byte in os.urandom(5))
     options = encode_properties({"mac": mac, "client_type": "flood", "junk": padding})
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
     try:
         writer.write(pack(3, Action.LOGIN, 121, bytes(16), options, b""))
-        await read_reply(reader)
+        return await read_reply(reader)
     finally:
         writer.close()
 
@@ -150,12 +152,14 @@ async def test_a_flood_of_random_macs_leaves_a_bounded_pending_list(
     padding = "x" * 12 * 1024  # reported properties far above what a pending camera keeps
     slots = asyncio.Semaphore(parallel)
 
-    async def one() -> None:
+    async def one(number: int) -> None:
+        # From 200 addresses: more new cameras than the pending list holds get past the
+        # per-address allowance, so the list's own cap is what bounds it.
         async with slots:
-            await _random_mac_login(served.port, padding)
+            await _random_mac_login(served.port, padding, f"127.0.0.{2 + number % 200}")
 
     async with asyncio.timeout(300):
-        await asyncio.gather(*(one() for _ in range(logins)))
+        await asyncio.gather(*(one(number) for number in range(logins)))
     cameras = await served.store.list_cameras()
     pending = [camera for camera in cameras if camera.pending]
     assert len(pending) <= MAX_PENDING_CAMERAS
@@ -168,6 +172,22 @@ async def test_a_flood_of_random_macs_leaves_a_bounded_pending_list(
     assert owner_camera.owner == OWNER and owner_camera.online
 
 
+async def test_one_address_cannot_flood_the_pending_list(served: BrokerServer) -> None:
+    pending_events = served.broker.bus.subscribe("test", CameraPending, limit=100)
+    for _ in range(40):
+        await _random_mac_login(served.port, "", "127.0.0.7")
+    pending = [camera for camera in await served.store.list_cameras() if camera.pending]
+    assert len(pending) == NEW_CAMERAS_BURST
+    assert served.broker.counters["logins_limited"] == 40 - NEW_CAMERAS_BURST
+    announced = [await pending_events.get() for _ in range(NEW_CAMERAS_BURST)]
+    assert {event.camera_id for event in announced} == {camera.id for camera in pending}
+    assert pending_events.status()["queued"] == 0
+    # Another address (another camera on the LAN) still gets in as pending.
+    await _random_mac_login(served.port, "", "127.0.0.8")
+    pending = [camera for camera in await served.store.list_cameras() if camera.pending]
+    assert len(pending) == NEW_CAMERAS_BURST + 1
+
+
 async def test_the_api_approves_a_pending_camera(cloud: Cloud) -> None:
     camera = SimulatedCamera(
         "127.0.0.1", cloud.cloud_port, login=None, password=None, mac=MAC, first_backoff=0.05
@@ -176,7 +196,7 @@ async def test_the_api_approves_a_pending_camera(cloud: Cloud) -> None:
     try:
         async with asyncio.timeout(WITHIN):
             await camera.logged_in.wait()
-        store = cloud.runtime.services["store"]
+        store = cloud.runtime.services.store
         stored = await store.find_camera(mac=MAC)
         url = cloud.url(f"/api/cameras/{stored.id}/approve")
         async with httpx.AsyncClient(timeout=WITHIN) as client:
@@ -189,7 +209,7 @@ async def test_the_api_approves_a_pending_camera(cloud: Cloud) -> None:
             approved = await client.post(url, json={"account": OWNER}, headers={"AntiCSRF": "1"})
         assert approved.status_code == 200, approved.text
         assert approved.json()["owner"] == OWNER and approved.json()["proof"] == "none"
-        broker = cloud.runtime.services["broker"]
+        broker = cloud.runtime.services.broker
         assert broker.camera_session(stored.id).camera.owner == OWNER, "applied at once"
     finally:
         camera.stop()

@@ -20,7 +20,7 @@ def _client(settings: Settings, authority: CertificateAuthority | None) -> httpx
     app = FastAPI()
     app.state.runtime = Runtime(settings, load_catalogue())
     if authority is not None:
-        app.state.runtime.services["authority"] = authority
+        app.state.runtime.services.authority = authority
     app.include_router(routes_ca.router)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fakecloud")
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
+
+PACKAGE = REPO / "fakecloud"
+# Above the CLI: `python -m fakecloud` is the command line's own entry point.
+ABOVE_THE_CLI = {PACKAGE / "__main__.py"}
 
 
 def test_help_lists_every_command(tmp_path: Path) -> None:
@@ -37,3 +42,29 @@ def test_hostnames_json_includes_user_names(tmp_path: Path) -> None:
     assert entries["server.seedonk.com"]["redirect"] is True
     assert entries["api.xbcs.net"]["redirect"] is False
     assert entries["cam.example.org"]["confidence"] == "user"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+            imported.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return imported
+
+
+def _imports_the_cli(path: Path) -> bool:
+    return any(
+        name == "fakecloud.cli" or name.startswith("fakecloud.cli.")
+        for name in _imported_modules(path)
+    )
+
+
+def test_nothing_below_the_cli_imports_it() -> None:
+    """The dependency arrow runs cli -> server -> parts -> core/net, never back up."""
+    below = set(PACKAGE.rglob("*.py")) - set((PACKAGE / "cli").rglob("*.py")) - ABOVE_THE_CLI
+    assert PACKAGE / "server.py" in below
+    upward = sorted(str(path.relative_to(REPO)) for path in below if _imports_the_cli(path))
+    assert upward == []

@@ -1,4 +1,5 @@
 from fakecloud.core.netinfo import (
+    client_key,
     default_route_interface,
     detect_lan_address,
     interface_ipv4,
@@ -30,3 +31,9 @@ def test_same_address_compares_addresses_not_texts() -> None:
     assert same_address("fe80::1%eth0", "fe80::1") is True
     assert same_address("127.0.0.1", "127.0.0.2") is False
     assert same_address("broker.seedonk.com", "127.0.0.1") is None
+
+
+def test_ipv6_clients_are_counted_per_prefix() -> None:
+    assert client_key("2001:db8::1") == client_key("2001:db8::ffff:2") == "2001:db8::/64"
+    assert client_key("::ffff:192.0.2.7") == "192.0.2.7"
+    assert client_key("192.0.2.7") != client_key("192.0.2.8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -17,6 +18,7 @@ KNOWN = {
 }
 BIG_ANSWER_RECORDS = 60  # 60 A records: well over 512 bytes, under the 1232-byte EDNS clamp
 HUGE_ANSWER_RECORDS = 200  # 200 A records: over 3 KiB, past the clamp
+_BIND_ATTEMPTS = 5
 
 
 def answer_for(query: DNSRecord, ttl: int) -> DNSRecord:
@@ -50,12 +52,21 @@ class StubResolver:
 
     async def start(self) -> StubResolver:
         loop = asyncio.get_running_loop()
-        self._udp, _ = await loop.create_datagram_endpoint(
-            lambda: _StubUdp(self), local_addr=("127.0.0.1", 0)
-        )
-        self.port = self._udp.get_extra_info("sockname")[1]
-        self._tcp = await asyncio.start_server(self._serve_tcp, "127.0.0.1", self.port)
-        return self
+        # The kernel's UDP port may be in use for TCP (other tests' client sockets): try again.
+        for _ in range(_BIND_ATTEMPTS):
+            self._udp, _ = await loop.create_datagram_endpoint(
+                lambda: _StubUdp(self), local_addr=("127.0.0.1", 0)
+            )
+            self.port = self._udp.get_extra_info("sockname")[1]
+            try:
+                self._tcp = await asyncio.start_server(self._serve_tcp, "127.0.0.1", self.port)
+            except OSError as error:
+                self._udp.close()
+                if error.errno != errno.EADDRINUSE:
+                    raise
+                continue
+            return self
+        raise OSError(errno.EADDRINUSE, "no port free for both UDP and TCP")
 
     async def stop(self) -> None:
         if self._udp:

@@ -64,6 +64,19 @@ def _without_bind_privilege() -> list[str]:
     return ["setpriv", "--bounding-set", drop, "--inh-caps", drop, "--"]
 
 
+def free_udp_and_tcp_port(attempts: int = 20) -> int:
+    """A port free for both UDP and TCP now: the relay listens on both."""
+    for _ in range(attempts):
+        port = free_port(socket.SOCK_DGRAM)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # its TCP twin is taken (another test's connection): try another
+        return port
+    raise OSError("no port free for both UDP and TCP")
+
+
 def test_serve_without_privilege_for_port_53_says_so_and_serves(tmp_path: Path) -> None:
     prefix = _without_bind_privilege()
     http_port = free_port()
@@ -72,7 +85,7 @@ def test_serve_without_privilege_for_port_53_says_so_and_serves(tmp_path: Path) 
         FAKECLOUD_DNS_PORT="53",
         FAKECLOUD_HTTP_PORT=str(http_port),
         FAKECLOUD_CLOUD_PORTS=str(free_port()),
-        FAKECLOUD_RELAY_PORT=str(free_port(socket.SOCK_DGRAM)),
+        FAKECLOUD_RELAY_PORT=str(free_udp_and_tcp_port()),
         FAKECLOUD_BROKER_PORT="0",
         FAKECLOUD_DNS_UPSTREAMS="127.0.0.1:9",
     )

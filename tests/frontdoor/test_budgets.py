@@ -16,18 +16,18 @@ from hypothesis import strategies as st
 from fakecloud.frontdoor import ConnectionInfo
 from fakecloud.frontdoor.budgets import (
     ConnectionBudget,
-    client_key,
+    Slot,
     descriptor_budget,
 )
+from tests.frontdoor.clients import cxnet_header, read_until_closed
 from tests.frontdoor.conftest import PartFactory
-from tests.frontdoor.test_frontdoor_part import cxnet_header, read_until_closed
 
 IO_TIMEOUT = 5.0
 PER_ADDRESS = 4
 
 
 class Holder:
-    """A stand-in broker that keeps every connection open and says who arrived."""
+    """A stand-in broker that logs every connection in, keeps it open and says who arrived."""
 
     def __init__(self) -> None:
         self.arrived: asyncio.Queue[ConnectionInfo] = asyncio.Queue()
@@ -35,6 +35,7 @@ class Holder:
     async def __call__(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, info: ConnectionInfo
     ) -> None:
+        info.mark_authenticated()
         await self.arrived.put(info)
         writer.write(b"in")
         await reader.read()
@@ -87,19 +88,15 @@ async def test_the_total_budget_is_shared_by_every_port(front_door: PartFactory)
     first = await front_door(cxnet_handler=Holder(), budget=budget)
     second = await front_door(cxnet_handler=Holder(), budget=budget)
     ports = [first.bound_ports[0], second.bound_ports[0], first.bound_ports[0]]
-    held = [await _connect_from(f"127.0.0.{4 + index}", port) for index, port in enumerate(ports)]
-    assert all([await _admitted(reader) for reader, _ in held])
+    held = []
+    for index, port in enumerate(ports):  # each logs in before the next arrives
+        held.append(await _connect_from(f"127.0.0.{4 + index}", port))
+        assert await _admitted(held[-1][0])
     reader, writer = await _connect_from("127.0.0.9", second.bound_ports[0])
     assert await read_until_closed(reader) == b""
     assert budget.refused["total"] == 1
     for _, held_writer in [*held, (reader, writer)]:
         held_writer.close()
-
-
-def test_ipv6_clients_are_counted_per_prefix() -> None:
-    assert client_key("2001:db8::1") == client_key("2001:db8::ffff:2") == "2001:db8::/64"
-    assert client_key("::ffff:192.0.2.7") == "192.0.2.7"
-    assert client_key("192.0.2.7") != client_key("192.0.2.8")
 
 
 def test_connections_stay_below_the_descriptor_limit() -> None:
@@ -108,20 +105,38 @@ def test_connections_stay_below_the_descriptor_limit() -> None:
     assert descriptor_budget(8192, 10) == 1
 
 
-@given(st.lists(st.tuples(st.booleans(), st.integers(0, 5)), max_size=80))
-def test_a_budget_never_exceeds_its_caps(steps: list[tuple[bool, int]]) -> None:
-    budget = ConnectionBudget(total=6, per_address=2)
-    held: list[str] = []
-    for acquire, client in steps:
+@given(st.lists(st.tuples(st.sampled_from(["open", "close", "log in"]), st.integers(0, 5))))
+def test_a_budget_never_exceeds_its_caps_and_never_evicts_a_session(
+    steps: list[tuple[str, int]],
+) -> None:
+    budget = ConnectionBudget(total=6, per_address=3)
+    held: dict[Slot, str] = {}
+    evicted: list[Slot] = []
+    sessions: set[Slot] = set()
+    for step, client in steps:
         host = f"10.0.0.{client}"
-        if acquire:
-            if budget.acquire(host):
-                held.append(host)
-        elif host in held:
-            held.remove(host)
-            budget.release(host)
+        if step == "open":
+            mine: list[Slot] = []
+            slot = budget.acquire(host, lambda mine=mine: evicted.append(mine[0]))
+            if slot is not None:
+                mine.append(slot)
+                held[slot] = host
+        elif held:
+            slot = list(held)[client % len(held)]
+            if step == "close":
+                del held[slot]
+                sessions.discard(slot)
+                slot.release()
+            else:
+                slot.established()
+                sessions.add(slot)
+        for slot in evicted:
+            held.pop(slot, None)
+        assert not sessions & set(evicted)
         assert budget.active == len(held) <= 6
-        assert all(held.count(host) <= 2 for host in held)
+        assert budget.pre_login == len(held) - len(sessions) <= budget.pre_login_cap == 3
+        assert all(list(held.values()).count(host) <= 3 for host in held.values())
+    assert sum(budget.evicted.values()) == len(evicted)
 
 
 # A small server made of the real parts, started with few descriptors: it fills what is left,

@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fakecloud.frontdoor.sniff import HTTP_METHODS, Traffic, classify, tls_record_length
+from fakecloud.frontdoor.sniff import (
+    DECISION_BYTES,
+    HTTP_METHODS,
+    Traffic,
+    classify,
+    route_verdict,
+    tls_record_length,
+)
 
 
 @pytest.mark.parametrize(
@@ -56,7 +63,7 @@ def test_a_verdict_never_changes_with_more_bytes(prefix: bytes, more: bytes) -> 
         assert classify(prefix + more) is verdict
 
 
-@given(st.binary(min_size=8, max_size=64))
+@given(st.binary(min_size=DECISION_BYTES, max_size=64))
 def test_eight_bytes_always_decide(prefix: bytes) -> None:
     assert classify(prefix) is not None
 
@@ -64,3 +71,34 @@ def test_eight_bytes_always_decide(prefix: bytes) -> None:
 def test_tls_record_length() -> None:
     assert tls_record_length(b"\x16\x03\x01\x02") is None
     assert tls_record_length(b"\x16\x03\x01\x02\x00") == 5 + 512
+
+
+HELLO_HEAD = b"\x16\x03\x01\x00\x40"  # a TLS record header announcing 64 bytes of body
+
+
+@pytest.mark.parametrize(
+    ("buffered", "inside_tls", "verdict"),
+    [
+        (HELLO_HEAD + bytes(10), False, None),  # the ClientHello is not whole yet
+        (HELLO_HEAD + bytes(64), False, Traffic.TLS),
+        (HELLO_HEAD + bytes(10), True, Traffic.UNKNOWN),  # TLS inside TLS
+        (b"\x16\x03\x01", False, None),  # no record length yet
+        (b"\x16\x03\x01\xff\xff" + bytes(4091), False, Traffic.TLS),  # at the sniff cap
+        (b"A\x01", True, Traffic.CXNET),
+        (b"GE", False, None),
+    ],
+)
+def test_route_verdict(buffered: bytes, inside_tls: bool, verdict: Traffic | None) -> None:
+    assert route_verdict(buffered, inside_tls=inside_tls, max_bytes=4096) == verdict
+
+
+@given(st.binary(max_size=200), st.booleans(), st.integers(min_value=1, max_value=300))
+def test_route_verdict_is_classify_except_for_tls(
+    buffered: bytes, inside_tls: bool, max_bytes: int
+) -> None:
+    verdict = route_verdict(buffered, inside_tls=inside_tls, max_bytes=max_bytes)
+    head_verdict = classify(buffered[:DECISION_BYTES])
+    if head_verdict is Traffic.TLS:
+        assert verdict in (None, Traffic.UNKNOWN if inside_tls else Traffic.TLS)
+    else:
+        assert verdict is head_verdict

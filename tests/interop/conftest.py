@@ -5,6 +5,7 @@ cameras logging in with the account's credentials. Nothing of ours is mocked."""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,8 +79,15 @@ class Cloud:
         )  # fmt: skip
 
     async def account_alias(self) -> str:
-        account = await self.runtime.services["store"].get_account(OWNER)
+        account = await self.runtime.services.store.get_account(OWNER)
         return str(account.alias)
+
+
+def is_session_alias(alias: str, account_alias: str) -> bool:
+    """The login reply's `alias` is this session's own: the account alias, then at least 16
+    random letters and digits (over 80 bits), and `V_<alias>` fits a 32-byte SDNK id whole."""
+    own = re.fullmatch(rf"{re.escape(account_alias)}-[a-z0-9]{{16,}}", alias)
+    return own is not None and len(f"V_{alias}") <= 32
 
 
 def interop_settings(settings: Settings, address: str, **changes: Any) -> Settings:
@@ -102,7 +110,7 @@ async def running_cloud(settings: Settings) -> AsyncIterator[Cloud]:
     runtime = build_runtime(settings)
     await start_parts(runtime)
     try:
-        store = runtime.services["store"]
+        store = runtime.services.store
         await store.add_account(OWNER, PASSWORD)
         issued = await store.issue_token(OWNER)
         frontdoor, dns = runtime.part("frontdoor"), runtime.part("dns")

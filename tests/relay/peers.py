@@ -34,7 +34,7 @@ from fakecloud.net.sdnk import (
     decode,
     is_sdnk,
 )
-from fakecloud.relay.part import PROOF_ROUNDS
+from fakecloud.relay.proof import PROOF_ROUNDS
 
 RECEIVE_TIMEOUT = 5.0
 PacketT = TypeVar("PacketT")

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from fakecloud.store import PasswordHasher, Store
 from fakecloud.store.passwords import VerificationCache
-from tests.store.conftest import PASSWORD
+from tests.store.conftest import FAST_HASHER, PASSWORD
 
 FAST = PasswordHasher(n=16)
 
@@ -46,12 +46,32 @@ def test_a_success_checked_before_a_password_change_is_not_remembered() -> None:
     cache = VerificationCache()
     before = cache.generation  # read with the old hash, before the (slow) check
     cache.forget("alice")  # the password changes meanwhile
-    cache.remember("alice", "old password", generation=before)
-    assert not cache.hit("alice", "old password")
-    cache.remember("alice", "new password", generation=cache.generation)
-    assert cache.hit("ALICE", "new password")
+    cache.remember("alice", "old password", stored_hash="old", generation=before)
+    assert not cache.hit("alice", "old password", "old")
+    cache.remember("alice", "new password", stored_hash="new", generation=cache.generation)
+    assert cache.hit("ALICE", "new password", "new")
     cache.forget("Alice")
-    assert not cache.hit("alice", "new password")
+    assert not cache.hit("alice", "new password", "new")
+
+
+def test_a_success_counts_only_against_the_hash_it_was_checked_with() -> None:
+    cache = VerificationCache()
+    cache.remember("alice", "pw", stored_hash="hash one")
+    assert not cache.hit("alice", "pw", "hash two")  # changed by another process
+    assert not cache.hit("alice", "pw", "hash one")  # and the entry is gone
+
+
+def test_a_password_changed_by_another_process_ends_the_cached_one(store: Store) -> None:
+    store.add_account("alice", PASSWORD)
+    assert store.verify_password("alice", PASSWORD) is not None
+    assert store.cached_password("alice", PASSWORD) is not None
+    other = Store(store.path, hasher=FAST_HASHER)  # the CLI, on the same database
+    try:
+        other.set_password("alice", "a brand new password")
+    finally:
+        other.close()
+    assert store.cached_password("alice", PASSWORD) is None
+    assert store.verify_password("alice", PASSWORD) is None
 
 
 def test_password_change_during_a_check_leaves_no_stale_success(store: Store) -> None:

@@ -112,17 +112,17 @@ def test_cached_verification_is_much_faster_than_scrypt(tmp_path: Path) -> None:
 
 def test_wrong_password_is_never_served_from_the_cache() -> None:
     cache = VerificationCache(capacity=2, ttl=60)
-    cache.remember("alice", "right password")
-    assert cache.hit("ALICE", "right password")
-    assert not cache.hit("alice", "wrong password")
-    cache.remember("bob", "one")
-    cache.remember("carol", "two")
-    assert len(cache) == 2 and not cache.hit("alice", "right password")  # evicted, bounded
+    cache.remember("alice", "right password", stored_hash="h")
+    assert cache.hit("ALICE", "right password", "h")
+    assert not cache.hit("alice", "wrong password", "h")
+    cache.remember("bob", "one", stored_hash="h")
+    cache.remember("carol", "two", stored_hash="h")
+    assert len(cache) == 2 and not cache.hit("alice", "right password", "h")  # evicted, bounded
     cache.forget("BOB")
-    assert not cache.hit("bob", "one") and cache.hit("carol", "two")
+    assert not cache.hit("bob", "one", "h") and cache.hit("carol", "two", "h")
     expired = VerificationCache(ttl=0)
-    expired.remember("alice", "pw")
-    assert not expired.hit("alice", "pw")
+    expired.remember("alice", "pw", stored_hash="h")
+    assert not expired.hit("alice", "pw", "h")
 
 
 def test_a_token_alone_names_its_account(store: Store) -> None:

@@ -26,7 +26,7 @@ def settings(settings: Settings) -> Settings:
 
 def tls_context(cloud: Cloud) -> ssl.SSLContext:
     """A client context that verifies fakecloud's certificates against its own CA."""
-    authority = cloud.runtime.services["authority"]
+    authority = cloud.runtime.services.authority
     return ssl.create_default_context(cafile=str(authority.ca_pem_path))
 
 

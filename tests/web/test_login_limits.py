@@ -21,7 +21,7 @@ def client(source: str) -> httpx.AsyncClient:
 
 
 def store(cloud: Cloud) -> Any:
-    return cloud.runtime.services["store"]
+    return cloud.runtime.services.store
 
 
 async def test_a_basic_flood_is_limited_and_another_address_is_served(cloud: Cloud) -> None:

@@ -46,7 +46,7 @@ JPEG_START = b"\xff\xd8"
 
 
 def store(cloud: Cloud) -> Any:
-    return cloud.runtime.services["store"]
+    return cloud.runtime.services.store
 
 
 def bare(token: str) -> str:

@@ -109,7 +109,7 @@ async def test_a_large_body_keeps_only_its_start(cloud: Cloud) -> None:
 
 
 async def test_a_flood_is_answered_but_recorded_within_the_budget(cloud: Cloud) -> None:
-    budget: RecordBudget = cloud.runtime.services["http_capture_budget"]
+    budget: RecordBudget = cloud.runtime.services.http_capture_budget
     started = time.monotonic()
     budget.clock = lambda: started  # the flood arrives in one instant: no refill meanwhile
     requests = int(budget.burst) + 150

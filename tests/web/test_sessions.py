@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from fakecloud.web.deps import SESSION_COOKIE
+from fakecloud.web.sessions import SESSION_COOKIE
 from tests.media.test_viewer_e2e import OWNER, PASSWORD
 from tests.web.conftest import Cloud, tls_context
 from tests.web.test_routes_cxs import PORTAL_HEADERS

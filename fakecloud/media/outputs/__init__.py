@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from fakecloud.core.events import CameraEvent, EventBus, StreamStopped, consume
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs.flv import flv_stream
 from fakecloud.media.outputs.hls import HlsPackager
-from fakecloud.media.outputs.mjpeg import mjpeg_stream
+from fakecloud.media.outputs.mjpeg import MjpegFeeds
 from fakecloud.media.outputs.snapshot import SnapshotMaker
 from fakecloud.media.outputs.streaming import StreamLimits, live_frames
 
 
 class MediaOutputs:
-    """What the web routes serve, in one runtime service (`services["media_outputs"]`).
+    """What the web routes serve, in one runtime service (`runtime.services.media_outputs`).
 
-    A `Part` (name "media-outputs"): stopping it ends the HLS packagers."""
+    A `Part` (name "media-outputs"): stopping it ends the HLS packagers and MJPEG producers. It
+    hears `StreamStopped` on the bus and closes that camera's snapshot decoder."""
 
     name = "media-outputs"
 
@@ -24,6 +27,7 @@ class MediaOutputs:
         self,
         hub: MediaHub,
         *,
+        bus: EventBus | None = None,
         video_timeout: float = 10.0,
         idle_timeout: float = 15.0,
         max_stream_seconds: float = 3600.0,
@@ -34,9 +38,10 @@ class MediaOutputs:
         hls_linger: float = 30.0,
     ):
         self.hub = hub
+        self.bus = bus or EventBus()
+        self._events: asyncio.Task[None] | None = None
         self.limits = StreamLimits(video_timeout, idle_timeout, max_stream_seconds)
-        self.mjpeg_max_fps = mjpeg_max_fps
-        self.jpeg_qscale = jpeg_qscale
+        self.mjpeg_feeds = MjpegFeeds(hub, self.limits, max_fps=mjpeg_max_fps, qscale=jpeg_qscale)
         self.snapshots = SnapshotMaker(hub, self.limits, qscale=jpeg_qscale)
         self.hls = HlsPackager(
             hub,
@@ -50,17 +55,33 @@ class MediaOutputs:
         return await self.snapshots.snapshot(camera_id)
 
     def mjpeg(self, camera_id: int) -> AsyncGenerator[bytes, None]:
-        frames = live_frames(self.hub, camera_id, self.limits)
-        return mjpeg_stream(frames, max_fps=self.mjpeg_max_fps, qscale=self.jpeg_qscale)
+        return self.mjpeg_feeds.stream(camera_id)
 
     def flv(self, camera_id: int) -> AsyncGenerator[bytes, None]:
         return flv_stream(live_frames(self.hub, camera_id, self.limits))
 
     async def start(self) -> None:
-        """Nothing to bind: outputs start per request."""
+        """Nothing to bind (outputs start per request); subscribe to streams stopping."""
+        stopped = self.bus.subscribe("media-outputs", StreamStopped)
+        self._events = asyncio.get_running_loop().create_task(
+            consume(stopped, self._heard), name="media-outputs-events"
+        )
+
+    async def _heard(self, event: CameraEvent) -> None:
+        if isinstance(event, StreamStopped):
+            await self.snapshots.forget(event.camera_id)
 
     async def stop(self) -> None:
+        if self._events is not None:
+            self._events.cancel()
+            await asyncio.gather(self._events, return_exceptions=True)
+            self._events = None
         await self.hls.stop()
+        await self.mjpeg_feeds.stop()
 
     def status(self) -> dict[str, Any]:
-        return {"hls": self.hls.status()}
+        return {
+            "hls": self.hls.status(),
+            "mjpeg": self.mjpeg_feeds.status(),
+            "snapshots": self.snapshots.status(),
+        }

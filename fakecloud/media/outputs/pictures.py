@@ -18,17 +18,24 @@ class H264Decoder:
     """Decodes one camera's access units in order. Not thread-safe: one caller at a time."""
 
     def __init__(self) -> None:
-        self._context = av.CodecContext.create("h264", "r")
+        context = av.CodecContext.create("h264", "r")
         # Cameras send no B-frames [I]; low delay makes every access unit come out at once.
-        self._context.flags |= Flags.low_delay
+        context.flags |= Flags.low_delay
+        self._context: av.VideoCodecContext | None = context
 
     def decode(self, frame: MediaFrame) -> av.VideoFrame | None:
         """The picture this access unit completes, if any."""
+        if self._context is None:
+            raise PictureError("the H.264 decoder is closed")
         try:
             pictures = self._context.decode(av.Packet(frame.data))
         except (av.FFmpegError, ValueError) as error:
             raise PictureError(f"cannot decode H.264: {error}") from error
         return pictures[-1] if pictures else None
+
+    def close(self) -> None:
+        """Free the codec and its reference pictures now (PyAV frees a context when dropped)."""
+        self._context = None
 
 
 def picture_size(keyframe: MediaFrame) -> tuple[int, int]:
@@ -60,6 +67,9 @@ class JpegEncoder:
         if not packets:
             raise PictureError("the JPEG encoder produced no picture")
         return bytes(packets[0])
+
+    def close(self) -> None:
+        self._context = None
 
     def _open(self, width: int, height: int) -> av.VideoCodecContext:
         context = av.CodecContext.create("mjpeg", "w")

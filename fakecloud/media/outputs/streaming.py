@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from fakecloud.media.frames import MediaFrame
@@ -30,11 +31,22 @@ class StreamLimits:
 
 async def live_frames(
     hub: MediaHub, camera_id: int, limits: StreamLimits
-) -> AsyncIterator[MediaFrame]:
+) -> AsyncGenerator[MediaFrame, None]:
     """The camera's frames from a fresh subscription (so the stream is demanded while this runs).
 
     Raises NoVideoError before the first frame; afterwards a stall or the time limit just ends
     the iteration. The first H.264 frame is a keyframe."""
+    async with aclosing(live_batches(hub, camera_id, limits)) as batches:
+        async for batch in batches:
+            for frame in batch:
+                yield frame
+
+
+async def live_batches(
+    hub: MediaHub, camera_id: int, limits: StreamLimits
+) -> AsyncGenerator[list[MediaFrame], None]:
+    """Like `live_frames`, but each step yields every frame queued by then (at least one), so a
+    consumer slower than the camera catches up in one step instead of one frame at a time."""
     loop = asyncio.get_running_loop()
     async with hub.subscribe(camera_id) as subscription:
         try:
@@ -46,7 +58,10 @@ async def live_frames(
             ) from None
         deadline = None if limits.max_duration is None else loop.time() + limits.max_duration
         while True:
-            yield frame
+            batch = [frame]
+            while subscription.queued:  # queued frames come out at once, without waiting
+                batch.append(await anext(subscription))
+            yield batch
             wait = limits.idle_timeout
             if deadline is not None:
                 wait = min(wait, deadline - loop.time())

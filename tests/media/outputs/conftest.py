@@ -17,6 +17,7 @@ from fakecloud.media.frames import MediaFrame
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
 from fakecloud.media.testpattern import TestPattern
+from fakecloud.runtime import Services
 from fakecloud.web import routes_media
 from fakecloud.web.asgi import AsgiProtocolFactory
 
@@ -79,7 +80,7 @@ class MediaServer:
     outputs: MediaOutputs
     cameras: dict[int, FakeCamera]
     released: asyncio.Queue[int]
-    services: dict[str, Any]
+    services: Services
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -116,7 +117,8 @@ async def running_media_server(**output_options: Any) -> AsyncIterator[MediaServ
         "hls_window": 2,
     }
     outputs = MediaOutputs(hub, **(options | output_options))
-    services: dict[str, Any] = {"media_hub": hub, "media_outputs": outputs}
+    await outputs.start()
+    services = Services(media_hub=hub, media_outputs=outputs)
     app = FastAPI()
     app.state.runtime = SimpleNamespace(services=services)
     app.include_router(routes_media.router)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import av
 import httpx
 
+from fakecloud.core.events import StreamStopped
 from fakecloud.media.testpattern import read_counter
 from tests.media.outputs.conftest import H264_CAMERA, JPEG_CAMERA, MediaServer
 
@@ -52,3 +54,21 @@ async def test_snapshot_stream_is_released_after_linger(media_server: MediaServe
     assert response.status_code == 200
     assert await media_server.released.get() == H264_CAMERA
     assert media_server.hub.active_cameras() == []
+
+
+async def test_a_stopped_stream_closes_its_snapshot_decoder(media_server: MediaServer) -> None:
+    outputs = media_server.outputs
+    async with httpx.AsyncClient(base_url=media_server.base_url, timeout=20) as client:
+        response = await client.get(f"/api/cameras/{H264_CAMERA}/snapshot.jpg")
+    assert response.status_code == 200
+    assert outputs.status()["snapshots"] == {"decoders": 1}
+    assert await media_server.released.get() == H264_CAMERA
+    assert outputs.status()["snapshots"] == {"decoders": 1}  # kept until the stream stops
+
+    outputs.bus.publish(StreamStopped(JPEG_CAMERA, "released"))  # another camera's: kept
+    outputs.bus.publish(StreamStopped(H264_CAMERA, "released"))
+    async with asyncio.timeout(20):
+        while outputs.status()["snapshots"]["decoders"]:  # noqa: ASYNC110 - its own count
+            await asyncio.sleep(0.01)
+    events = outputs.bus.status()["subscribers"]["media-outputs"]
+    assert events == {"queued": 0, "delivered": 2, "dropped": 0}

@@ -1,15 +1,10 @@
-"""The front door on real loopback sockets, with real TLS and real clients."""
+"""One connection's life (connection.py): sniffing, TLS, capture and limits, on real
+loopback sockets with real TLS and real clients."""
 
 from __future__ import annotations
 
 import asyncio
-import errno
-import logging
-import socket
-import ssl
-import struct
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -17,67 +12,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fakecloud.frontdoor import ConnectionInfo, FrontDoorPart
-from fakecloud.frontdoor.part import describe_bind_error
 from fakecloud.web.asgi import AsgiProtocolFactory
+from tests.frontdoor.clients import (
+    HOST,
+    IO_TIMEOUT,
+    CxnetEcho,
+    cxnet_header,
+    cxnet_round_trip,
+    read_until_closed,
+)
 from tests.frontdoor.conftest import APP_NAME, DEVICE_NAME, ListRecorder, PartFactory, Pki
 from tests.frontdoor.test_clienthello import real_client_hello
-
-HOST = "127.0.0.1"
-IO_TIMEOUT = 5.0
-
-
-def cxnet_header(version: int = 1, action: int = 519) -> bytes:
-    # marker, version, total_len, hlen, direction, data_len, service, action, crypto, server_id, to
-    return struct.pack("<BBHHBIHHHHQ", 0x41, version, 43, 16, 0, 0, 121, action, 2, 0, 7)
-
-
-class CxnetEcho:
-    """A stand-in broker: answers every 27-byte header with b'ok' + the header."""
-
-    def __init__(self) -> None:
-        self.seen: asyncio.Queue[tuple[bytes, ConnectionInfo]] = asyncio.Queue()
-
-    async def __call__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, info: ConnectionInfo
-    ) -> None:
-        while header := await reader.read(27):
-            header += await reader.readexactly(27 - len(header))
-            await self.seen.put((header, info))
-            if header[1] == 2:
-                raise RuntimeError("this test handler fails on version 2")
-            writer.write(b"ok" + header)
-            await writer.drain()
-
-
-async def read_until_closed(reader: asyncio.StreamReader) -> bytes:
-    """Everything the server sends until it closes (a reset counts as closed)."""
-    received = b""
-    async with asyncio.timeout(IO_TIMEOUT):
-        try:
-            while chunk := await reader.read(65536):
-                received += chunk
-        except (ConnectionResetError, ssl.SSLError):
-            pass
-    return received
-
-
-async def cxnet_round_trip(port: int, header: bytes, **tls: object) -> bytes:
-    reader, writer = await asyncio.open_connection(HOST, port, **tls)  # type: ignore[arg-type]
-    try:
-        writer.write(header)
-        async with asyncio.timeout(IO_TIMEOUT):
-            return await reader.readexactly(2 + len(header))
-    finally:
-        writer.close()
-
-
-async def test_plain_http_reaches_the_web_app(front_door: PartFactory) -> None:
-    part = await front_door()
-    async with httpx.AsyncClient() as client:
-        response = await client.get(f"http://{HOST}:{part.bound_ports[0]}/healthz")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "scheme": "http"}
-    assert part.status()["listening"][0]["connections"]["http"] == 1
 
 
 @pytest.mark.parametrize("server_name", [DEVICE_NAME, APP_NAME])
@@ -94,20 +39,6 @@ async def test_https_with_sni_reaches_the_web_app(
     counters = part.status()["listening"][0]["connections"]
     assert counters["tls"] == 1
     assert counters["http"] == 1
-
-
-async def test_plain_cxnet_reaches_the_handler_byte_for_byte(front_door: PartFactory) -> None:
-    handler = CxnetEcho()
-    part = await front_door(cxnet_handler=handler)
-    port = part.bound_ports[0]
-    header = cxnet_header()
-    assert await cxnet_round_trip(port, header) == b"ok" + header
-    seen, info = handler.seen.get_nowait()
-    assert seen == header
-    assert info.local_port == port
-    assert info.peer[0] == HOST
-    assert (info.tls, info.sni) == (False, None)
-    assert len(info.id) == 8
 
 
 async def test_cxnet_inside_tls_carries_the_server_name(front_door: PartFactory, pki: Pki) -> None:
@@ -266,64 +197,6 @@ async def test_recognised_traffic_without_a_destination_is_captured(
         assert (record["data"], record["protocol"]) == (first_bytes, protocol)
 
 
-@pytest.fixture
-def taken_port() -> Iterator[int]:
-    """A loopback port another program already listens on."""
-    with socket.socket() as squatter:
-        squatter.bind((HOST, 0))
-        squatter.listen()
-        yield squatter.getsockname()[1]
-
-
-async def test_a_taken_port_is_reported_and_the_others_serve(
-    front_door: PartFactory, caplog: pytest.LogCaptureFixture, taken_port: int
-) -> None:
-    with caplog.at_level(logging.INFO, logger="fakecloud.frontdoor"):
-        part = await front_door(ports=[taken_port, 0])
-    in_use = "address already in use (another program listens there)"
-    assert part.status()["failed"] == [{"port": taken_port, "error": in_use}]
-    failures = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert failures == [f"cannot listen on port {taken_port}: {in_use}"]
-    assert list(part.bound_ports) == [0]
-    async with httpx.AsyncClient() as client:
-        response = await client.get(f"http://{HOST}:{part.bound_ports[0]}/healthz")
-    assert response.status_code == 200
-
-
-async def test_no_port_at_all_still_starts_but_says_so(
-    front_door: PartFactory, caplog: pytest.LogCaptureFixture, taken_port: int
-) -> None:
-    part = await front_door(ports=[taken_port])
-    assert part.status()["listening"] == []
-    assert part.bound_ports == {}
-    [critical] = [r for r in caplog.records if r.levelno == logging.CRITICAL]
-    assert "could not listen on ANY port" in critical.getMessage()
-
-
-def test_bind_errors_are_explained() -> None:
-    denied = PermissionError(errno.EACCES, "Permission denied")
-    assert describe_bind_error(denied, "0.0.0.0") == (
-        "permission denied (needs root or CAP_NET_BIND_SERVICE)"
-    )
-    missing = OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
-    assert describe_bind_error(missing, "10.9.9.9") == (
-        "address 10.9.9.9 is not an address of this machine"
-    )
-
-
-def test_bad_limits_are_refused() -> None:
-    with pytest.raises(ValueError, match="max_sniff_bytes"):
-        FrontDoorPart(
-            HOST,
-            [0],
-            tls_context=None,
-            cxnet_handler=None,
-            asgi=None,
-            recorder=None,
-            max_sniff_bytes=10,
-        )
-
-
 async def test_a_flood_does_not_delay_a_real_camera(front_door: PartFactory) -> None:
     part = await front_door(cxnet_handler=CxnetEcho(), first_bytes_timeout=10.0)
     port = part.bound_ports[0]
@@ -341,53 +214,6 @@ async def test_a_flood_does_not_delay_a_real_camera(front_door: PartFactory) -> 
     finally:
         for _, writer in flood:
             writer.close()
-
-
-async def test_connections_beyond_the_cap_are_refused(front_door: PartFactory) -> None:
-    arrived: asyncio.Queue[ConnectionInfo] = asyncio.Queue()
-
-    async def holding_handler(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, info: ConnectionInfo
-    ) -> None:
-        await arrived.put(info)
-        await reader.read()
-
-    part = await front_door(max_connections=3, cxnet_handler=holding_handler)
-    port = part.bound_ports[0]
-    held = [await asyncio.open_connection(HOST, port) for _ in range(3)]
-    for _, held_writer in held:
-        held_writer.write(cxnet_header())
-    async with asyncio.timeout(IO_TIMEOUT):
-        for _ in held:
-            await arrived.get()
-    assert part.status()["listening"][0]["active_connections"] == 3
-    reader, writer = await asyncio.open_connection(HOST, port)
-    assert await read_until_closed(reader) == b""
-    writer.close()
-    assert part.status()["listening"][0]["connections"]["rejected"] == 1
-    for _, held_writer in held:
-        held_writer.close()
-
-
-async def test_a_failing_handler_closes_only_its_connection(
-    front_door: PartFactory, caplog: pytest.LogCaptureFixture
-) -> None:
-    part = await front_door(cxnet_handler=CxnetEcho())
-    port = part.bound_ports[0]
-    good_reader, good_writer = await asyncio.open_connection(HOST, port)
-    good_writer.write(cxnet_header())
-    async with asyncio.timeout(IO_TIMEOUT):
-        await good_reader.readexactly(29)
-    bad_reader, bad_writer = await asyncio.open_connection(HOST, port)
-    bad_writer.write(cxnet_header(version=2))
-    assert await read_until_closed(bad_reader) == b""
-    bad_writer.close()
-    good_writer.write(cxnet_header(action=526))
-    async with asyncio.timeout(IO_TIMEOUT):
-        assert await good_reader.readexactly(29) == b"ok" + cxnet_header(action=526)
-    good_writer.close()
-    assert part.status()["listening"][0]["connections"]["handler_errors"] == 1
-    assert any("cxnet handler failed" in r.getMessage() for r in caplog.records)
 
 
 async def test_an_idle_handed_off_connection_is_closed(front_door: PartFactory) -> None:
@@ -410,33 +236,6 @@ async def test_an_idle_handed_off_connection_is_closed(front_door: PartFactory) 
     async with asyncio.timeout(IO_TIMEOUT):
         await handler_saw_eof.wait()
     writer.close()
-
-
-async def test_stop_keeps_captures_and_closes_everything(
-    front_door: PartFactory, recorder: ListRecorder
-) -> None:
-    handler = CxnetEcho()
-    part = await front_door(cxnet_handler=handler)
-    port = part.bound_ports[0]
-    capture_reader, capture_writer = await asyncio.open_connection(HOST, port)
-    capture_writer.write(b"\x00partial")
-    await capture_writer.drain()
-    # On loopback the bytes above are queued at the server before the camera even connects, and
-    # one event loop reads them before it can answer the camera: after the answer, the capture
-    # is in progress with its bytes read.
-    camera_reader, camera_writer = await asyncio.open_connection(HOST, port)
-    camera_writer.write(cxnet_header())
-    async with asyncio.timeout(IO_TIMEOUT):
-        await camera_reader.readexactly(29)
-    await part.stop()
-    await part.stop()  # a second stop is harmless
-    assert await read_until_closed(camera_reader) == b""
-    assert await read_until_closed(capture_reader) == b""
-    [record] = await recorder.wait_for(1)
-    assert (record["data"], record["reason"]) == (b"\x00partial", "stopping")
-    assert part.status()["listening"] == []
-    capture_writer.close()
-    camera_writer.close()
 
 
 async def drain_handler(
@@ -493,40 +292,3 @@ def test_any_first_bytes_end_cleanly_and_the_door_stays_open(
     assert len(records) <= 1
     for record in records:
         assert record["data"] == first_bytes
-
-
-async def test_extra_hosts_share_each_port_with_the_bind_address(
-    pki: Pki, asgi: AsgiProtocolFactory
-) -> None:
-    """The broker's own address (127.0.0.2 here) is served on the same kernel-chosen port."""
-    local_addresses: list[str] = []
-
-    async def note_local_address(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, info: ConnectionInfo
-    ) -> None:
-        local_addresses.append(writer.get_extra_info("sockname")[0])
-        writer.close()
-
-    part = FrontDoorPart(
-        HOST,
-        [0],
-        tls_context=pki.device_context(),
-        cxnet_handler=note_local_address,
-        asgi=asgi,
-        recorder=ListRecorder(),
-        extra_hosts=["127.0.0.2", HOST],
-    )
-    await part.start()
-    try:
-        port = part.bound_ports[0]
-        assert part.status()["extra_hosts"] == ["127.0.0.2"]
-        for address in (HOST, "127.0.0.2"):
-            reader, writer = await asyncio.open_connection(address, port)
-            writer.write(b"A\x01" + bytes(60))
-            await read_until_closed(reader)
-            writer.close()
-        assert local_addresses == [HOST, "127.0.0.2"]
-    finally:
-        await part.stop()
-    with pytest.raises(OSError):
-        await asyncio.open_connection("127.0.0.2", port)

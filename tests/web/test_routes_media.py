@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 
@@ -12,6 +14,13 @@ from tests.media.outputs.conftest import (
     MediaServer,
     running_media_server,
 )
+
+
+@pytest.fixture
+async def media_server() -> AsyncIterator[MediaServer]:
+    async with running_media_server() as server:
+        yield server
+
 
 ROUTES = [
     "/api/cameras/{}/snapshot.jpg",
@@ -53,7 +62,7 @@ async def test_expired_segment_is_404(media_server: MediaServer) -> None:
 async def test_bad_id_and_missing_service(media_server: MediaServer) -> None:
     async with httpx.AsyncClient(base_url=media_server.base_url, timeout=20) as client:
         assert (await client.get("/api/cameras/abc/snapshot.jpg")).status_code == 422
-        del media_server.services["media_outputs"]
+        media_server.services.media_outputs = None
         response = await client.get(f"/api/cameras/{H264_CAMERA}/snapshot.jpg")
     assert response.status_code == 503
     assert response.json() == {"detail": "media_outputs is not running"}
