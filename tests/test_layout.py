@@ -14,7 +14,11 @@ PACKAGE = ROOT / "fakecloud"
 # module (relative to fakecloud/) -> where it is tested instead, and why
 TESTED_ELSEWHERE: dict[str, str] = {
     "__main__.py": "two lines calling cli.main; every CLI test runs `python -m fakecloud`",
+    "broker/binding.py": "tests/broker/test_pairing.py: pending, paired and refused cameras",
+    "broker/connection.py": "refusals: tests/broker/test_login_flow.py and test_dispatch.py",
+    "broker/context.py": "a dataclass of what the broker's parts share; every Broker builds one",
     "broker/login.py": "tests/broker/test_pairing.py and test_public_logins.py: login forms",
+    "broker/recording.py": "test_dispatch.py (early frames) and test_pairing.py (no secrets kept)",
     "certs/errors.py": "exception types, raised and asserted in tests/certs/test_authority.py",
     "certs/storage.py": "key and certificate files (0600): tests/certs/test_authority.py",
     "cli/account.py": "tests/store/test_cli_store.py runs `fakecloud account` for real",
@@ -33,7 +37,7 @@ TESTED_ELSEWHERE: dict[str, str] = {
     "media/outputs/streaming.py": "tests/media/outputs/test_mjpeg.py and test_flv.py",
     "runtime.py": "tests/test_serve.py (/api/status) and every test building a web app",
     "server.py": "tests/test_serve.py, tests/test_hosts.py and tests/interop run the server",
-    "store/schema.py": "migrations: tests/store/test_store.py and test_durability.py",
+    "store/schema.py": "migrations: tests/store/test_core.py and test_durability.py",
     "web/app.py": "every test under tests/web builds the app",
     "web/asgi.py": "tests/web/test_limits.py and tests/frontdoor (HTTP on the cloud ports)",
     "web/deps.py": "tests/web/test_status_access.py, test_hosts.py and test_sessions.py",

@@ -1,7 +1,7 @@
 """The CXNet broker: sessions, logins, keepalives, command routing and camera presence."""
 
-from fakecloud.broker.broker import (
-    Broker,
+from fakecloud.broker.broker import Broker
+from fakecloud.broker.routing import (
     BrokerError,
     CameraOfflineError,
     OfferAnswerer,

@@ -10,7 +10,7 @@ import sys
 from fakecloud.core.config import Settings
 from fakecloud.core.errors import UserError
 from fakecloud.store import Store
-from fakecloud.store.store import TOKEN_MARKER
+from fakecloud.store.accounts import TOKEN_MARKER
 
 
 def open_store(settings: Settings) -> Store:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from fakecloud.broker import Broker, BrokerError, CameraOfflineError, Session
-from fakecloud.broker.broker import new_correlation_id
+from fakecloud.broker.routing import new_correlation_id
 from fakecloud.net.commands import format_command
 from fakecloud.net.cxnet import Action
 from fakecloud.relay.sessions import MediaKind

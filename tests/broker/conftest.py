@@ -13,6 +13,7 @@ import pytest
 from fakecloud.broker import Broker
 from fakecloud.core.config import Settings
 from fakecloud.frontdoor.connection_info import ConnectionInfo
+from fakecloud.sim.camera import SimulatedCamera
 from fakecloud.store import AsyncStore, Store
 
 OWNER = "alice"
@@ -105,3 +106,22 @@ async def wait_until(predicate: Any, within: float = 5.0) -> None:
 
 async def no_camera_online(served: BrokerServer) -> bool:
     return not served.broker.online_camera_ids()
+
+
+MAC = "00:11:22:33:44:55"
+
+
+def camera_for(served: BrokerServer, mac: str = MAC, **options: Any) -> SimulatedCamera:
+    settings = {"login": OWNER, "password": OWNER_PASSWORD, "first_backoff": 0.05}
+    return SimulatedCamera("127.0.0.1", served.port, mac=mac, **(settings | options))
+
+
+@pytest.fixture
+async def online_camera(served: BrokerServer) -> AsyncIterator[SimulatedCamera]:
+    camera = camera_for(served)
+    task = asyncio.create_task(camera.run())
+    async with asyncio.timeout(5):
+        await camera.logged_in.wait()
+    yield camera
+    camera.stop()
+    await task

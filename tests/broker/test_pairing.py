@@ -15,22 +15,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fakecloud.broker.broker import NEW_CAMERAS_BURST
+from fakecloud.broker.binding import NEW_CAMERAS_BURST
 from fakecloud.broker.login import IDENTITY_SECRET_KEYS, read_login
 from fakecloud.core.events import CameraPending
 from fakecloud.net.cxnet import Action
 from fakecloud.net.properties import Properties, encode_properties
 from fakecloud.sim.app import SimulatedApp
 from fakecloud.sim.camera import LoginRefused, SimulatedCamera
+from fakecloud.store.core import MAX_PENDING_CAMERAS
 from fakecloud.store.models import TRUNCATED_MARK, bounded_report_as_json
-from fakecloud.store.store import MAX_PENDING_CAMERAS
 from tests.broker.conftest import OWNER, OWNER_PASSWORD, BrokerServer
 from tests.broker.tend_clients import pack, read_reply
-from tests.broker.test_broker import online_camera
 from tests.conftest import run_cli
 from tests.media.test_viewer_e2e import Cloud, cloud
 
-__all__ = ["cloud", "online_camera"]
+__all__ = ["cloud"]
 
 MAC = "00:11:22:33:44:55"
 SECRET = "the camera's own secret"

@@ -18,3 +18,6 @@ PASSWORD = "correct horse battery"
 def store(tmp_path: Path) -> Iterator[Store]:
     with Store(tmp_path / "data" / "fakecloud.sqlite3", hasher=FAST_HASHER) as opened:
         yield opened
+
+
+MAC = "00:11:22:AA:BB:CC"

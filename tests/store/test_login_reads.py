@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fakecloud.store import AsyncStore, Store
-from fakecloud.store.store import random_text, unchanged_by_upsert
+from fakecloud.store.cameras import random_text, unchanged_by_upsert
 from tests.store.conftest import FAST_HASHER, PASSWORD
 
 MAC = "00:11:22:33:44:55"
