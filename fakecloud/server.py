@@ -11,6 +11,7 @@ from fakecloud.broker.broker import Broker
 from fakecloud.capture.log import CaptureLog
 from fakecloud.catalogue import load_catalogue
 from fakecloud.certs import ensure_authority
+from fakecloud.core.collector import settle_startup_objects
 from fakecloud.core.config import Settings
 from fakecloud.core.login_guard import LoginLimits
 from fakecloud.core.memory import keep_returning_memory
@@ -171,6 +172,7 @@ async def serve(
             loop.add_signal_handler(signum, stop.set)
     try:
         await start_parts(runtime)
+        settle_startup_objects()  # no long collector pause in a login storm (core/collector.py)
         log.info(
             "fakecloud is running; cameras should be pointed at %s",
             settings.effective_announce_address,

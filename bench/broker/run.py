@@ -3,7 +3,7 @@ against a minimal CXNet responder as the reference; each server in its own proce
 one CPU, the load on the other CPUs when there are any.
 
     python bench/broker/run.py [--cameras 2000] [--login-rate 500] [--keepalive 30] [--window 30]
-                               [--busy] [--reconnect]
+                               [--busy] [--reconnect] [--timeline]
 
 Both servers get the same phases: cameras log in at a steady rate (login latency p50/p99 and
 RSS per session), then only keepalives flow for a window (the server's CPU share), then one
@@ -38,7 +38,9 @@ from pathlib import Path
 # Runs from a checkout without installing the package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from bench.process import cpu_seconds, rss_bytes
 from fakecloud.broker import Broker
+from fakecloud.core.collector import settle_startup_objects
 from fakecloud.core.config import Settings
 from fakecloud.frontdoor.connection_info import ConnectionInfo
 from fakecloud.net.cxnet import Action, CXNetError, Frame, FrameDecoder, encode_frame
@@ -51,9 +53,6 @@ from fakecloud.store import AsyncStore, Store
 LOGIN, PASSWORD = "bench", "bench password"
 SERVERS = ("reference", "broker")
 HOST = "127.0.0.1"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-# Linux names a process's CPU-time clock (~pid << 3) | CPUCLOCK_SCHED: nanoseconds, not ticks.
-CPUCLOCK_SCHED = 2
 # A server process ends by itself after this long, whatever the parent does.
 SERVER_LIFETIME = 300.0
 LOGIN_DEADLINE = 120.0
@@ -216,6 +215,7 @@ async def serve(kind: str, data_dir: Path, known_cameras: int) -> None:
         settings, store = prepare_store(data_dir, known_cameras)
         broker = Broker(settings, AsyncStore(store), None)
         await broker.start()
+        settle_startup_objects()  # as `fakecloud serve` does once its parts have started
         handle = broker_handler(broker)
     else:
         handle = ReferenceResponder().handle
@@ -233,22 +233,6 @@ async def serve(kind: str, data_dir: Path, known_cameras: int) -> None:
 
 
 # -- the load -----------------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (its CPU clock, else /proc's clock ticks)."""
-    try:
-        return time.clock_gettime((~pid << 3) | CPUCLOCK_SCHED)
-    except OSError:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 @dataclass
@@ -281,6 +265,21 @@ async def log_in(
             waiter.cancel()
             if not camera.logged_in.is_set():
                 raise SystemExit(f"{camera.mac} stopped before logging in: {task.exception()!r}")
+
+
+def print_timeline(kind: str, fleet: list[SimulatedCamera], rate: float) -> None:
+    """Login latency by when in the storm the login started (half-second steps): tells a
+    slow start (the first password check) from a queue that builds up."""
+    step = max(1, int(rate / 2))
+    print(f"{kind}: login latency by start time (p50 / p99 / max ms)", file=sys.stderr)
+    for first in range(0, len(fleet), step):
+        part = sorted(camera.last_login_seconds or 0.0 for camera in fleet[first : first + step])
+        p99 = part[max(0, math.ceil(len(part) * 0.99) - 1)]
+        print(
+            f"  {first / rate:5.1f} s  {statistics.median(part) * 1000:7.1f} "
+            f"{p99 * 1000:7.1f} {part[-1] * 1000:7.1f}",
+            file=sys.stderr,
+        )
 
 
 async def command_round_trips(
@@ -334,6 +333,8 @@ async def load(kind: str, pid: int, port: int, args: argparse.Namespace) -> Figu
         if later < args.cameras // 4:
             rss_per_session = math.nan  # a burst: too few logins came after the halfway sample
         latencies = sorted(camera.last_login_seconds or 0.0 for camera in fleet)
+        if args.timeline:
+            print_timeline(kind, fleet, args.login_rate)
 
         cpu_start, wall_start = cpu_seconds(pid), time.perf_counter()
         await asyncio.sleep(args.window)  # only keepalives flow now
@@ -438,6 +439,9 @@ def main() -> int:
     parser.add_argument("--busy", action="store_true", help="burn CPU in another process")
     parser.add_argument(
         "--reconnect", action="store_true", help="the cameras are known before (a power cut)"
+    )
+    parser.add_argument(
+        "--timeline", action="store_true", help="login latency by start time, on stderr"
     )
     parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
     parser.add_argument("--cpu", type=int, help=argparse.SUPPRESS)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import socket
 import struct
 import subprocess
@@ -26,6 +25,7 @@ from typing import Any
 # Runs from a checkout without installing the package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from bench.process import cpu_seconds, rss_bytes
 from fakecloud.core.config import Settings
 from fakecloud.net.sdnk import Address, Connect, Connected, Register, RelayAck, decode
 from fakecloud.relay import RelayPart
@@ -167,15 +167,6 @@ def _bound() -> socket.socket:
     return sock
 
 
-def _proc_stat(pid: int) -> tuple[float, int]:
-    """(user + system CPU seconds, RSS bytes) of a process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks
-    rss = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-    return cpu, rss
-
-
 @dataclass
 class Result:
     mode: str
@@ -226,7 +217,7 @@ async def _run(mode: str, viewers: int, seconds: float) -> Result:
         sockets.append(camera)
         camera_ids = (f"V_{CAMERA_ID}", "V_v0")
         await _handshake(camera, mode, port, _hello(mode, camera, camera_ids, HELLO_CAMERA))
-        cpu_before, _ = _proc_stat(child.pid)
+        cpu_before = cpu_seconds(child.pid)
         padding = bytes(DATAGRAM_BYTES - STAMP.size)
         start = time.monotonic()
         sent = 0
@@ -236,7 +227,7 @@ async def _run(mode: str, viewers: int, seconds: float) -> Result:
             # Pacing the camera to its bit rate (a schedule, not a synchronisation).
             await asyncio.sleep(max(0.0, start + sent * INTERVAL - now))
         elapsed = time.monotonic() - start
-        cpu_after, rss = _proc_stat(child.pid)
+        cpu_after, rss = cpu_seconds(child.pid), rss_bytes(child.pid)
         measured = min(viewers, MEASURED_VIEWERS)
         # Let in-flight datagrams land; whatever is missing after a second counts as lost.
         latencies.expected = sent * measured

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from typing import NoReturn
 
 from fakecloud.broker.session import ConnectionInfoLike, Session
 from fakecloud.core.rates import TokenBucket
@@ -46,7 +47,7 @@ def replace_frame(frame: Frame, action: int, body: bytes) -> Frame:
     )
 
 
-async def reply_and_close(state: ConnectionState, frame: Frame) -> None:
+async def reply_and_close(state: ConnectionState, frame: Frame) -> NoReturn:
     """Send a last answer, then end the connection (raises CloseConnection)."""
     with contextlib.suppress(ConnectionError, OSError, CXNetError):
         state.writer.write(encode_frame(frame))
@@ -56,7 +57,7 @@ async def reply_and_close(state: ConnectionState, frame: Frame) -> None:
     raise CloseConnection
 
 
-async def refuse(state: ConnectionState, frame: Frame, code: str, reason: str) -> None:
+async def refuse(state: ConnectionState, frame: Frame, code: str, reason: str) -> NoReturn:
     """Answer an error to a connection that has no session yet, and close it."""
     body = encode_properties({"error": code, "reason": reason})
     await reply_and_close(state, replace_frame(frame, Action.ERROR, body))

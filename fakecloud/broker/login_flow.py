@@ -6,6 +6,7 @@ import asyncio
 import enum
 import logging
 from collections.abc import Callable
+from typing import NoReturn
 
 from fakecloud.broker.binding import CameraBinder, ForeignCamera, Found, TooManyNewCameras
 from fakecloud.broker.connection import ConnectionState, refuse, replace_frame, reply_and_close
@@ -281,7 +282,7 @@ class LoginFlow:
             self._return_paths.address,
         )
 
-    async def _redirect(self, state: ConnectionState, frame: Frame) -> None:
+    async def _redirect(self, state: ConnectionState, frame: Frame) -> NoReturn:
         host, port = self._return_paths.target(state.info)
         body = encode_properties({"redirectHost": host, "1": f"{host}:{port}"})
         self.context.counters["redirects"] += 1
@@ -295,7 +296,7 @@ class LoginFlow:
         why: str,
         *,
         checked: bool = True,
-    ) -> None:
+    ) -> NoReturn:
         """Refuse the login and close. `checked=False`: refused by the login limits without a
         check; only counted and logged now and then, so a flood cannot fill the logs and the
         store with copies of itself."""

@@ -23,7 +23,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,8 +31,10 @@ from fakecloud.core.errors import UserError
 from fakecloud.core.login_guard import HashPool, LoginGuard, LoginLimits, StillWaiting
 from fakecloud.core.rates import LogThrottle
 from fakecloud.store.batch import PresenceWrite, SessionRow, WriteBatch
+from fakecloud.store.checkpoint import Checkpointer
 from fakecloud.store.models import Account, Camera, Event, SessionEntry, TokenInfo, utc_now
 from fakecloud.store.store import Store
+from fakecloud.store.worker import StoreWorker
 
 if TYPE_CHECKING:
     from fakecloud.store.protocol import CameraStore
@@ -61,7 +62,10 @@ class AsyncStore:
         last_seen_interval: float = LAST_SEEN_INTERVAL,
     ) -> None:
         self.store = store
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fakecloud-store")
+        self._worker = StoreWorker()
+        # A checkpoint waits for the disk; it must not hold up logins (store/checkpoint.py).
+        self.checkpointer = Checkpointer(store.path)
+        store.hand_over_checkpoints()
         # The batch being gathered, and whether its commit is on its way (a timer or a job);
         # the event loop adds, the store's thread takes, both under this lock.
         self._batch = WriteBatch()
@@ -110,14 +114,15 @@ class AsyncStore:
         return await self._on_thread(partial(call, *args, **kwargs))
 
     async def _on_thread(self, job: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._worker, job)
+        return await self._worker.call(job)
 
     async def close(self) -> None:
         """Commit what is queued and finish queued calls, then close the database."""
         self._closed = True
         await self._run(self._commit_batch)
+        self.checkpointer.close()
         await self._run(self.store.close)
-        self._worker.shutdown(wait=True)
+        self._worker.stop()
         self.hash_pool.close()
 
     async def integrity_check(self) -> str:
@@ -310,7 +315,7 @@ class AsyncStore:
     def _commit_gathered(self) -> None:
         """No store call came to take the gathered writes along: queue their commit."""
         self._commit_timer = None
-        asyncio.get_running_loop().run_in_executor(self._worker, self._commit_batch)
+        self._worker.submit(self._commit_batch)
 
     def _commit_and_report(self) -> int:
         """On the store's thread: commit what is queued; the batches failed since the last
@@ -335,6 +340,7 @@ class AsyncStore:
                 self._failed(batch, error)
             else:
                 counters["batches_committed"] += 1
+                self.checkpointer.after_commit()
                 counters["coalesced"] += batch.coalesced
                 counters["largest_batch"] = max(counters["largest_batch"], len(batch))
                 took = (time.perf_counter() - started) * 1000

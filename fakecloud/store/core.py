@@ -87,6 +87,12 @@ class StoreCore:
         with self._lock:
             self._db.close()
 
+    def hand_over_checkpoints(self) -> None:
+        """Commits stop checkpointing the write-ahead log; a Checkpointer does it instead,
+        off this connection's thread (fakecloud/store/checkpoint.py)."""
+        with self._lock:
+            self._db.execute("PRAGMA wal_autocheckpoint = 0")
+
     def __enter__(self) -> Self:
         return self
 
