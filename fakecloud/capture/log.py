@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fakecloud.capture.credentials import remove_credentials
 from fakecloud.capture.records import CURRENT_FILE, rotated_file
-from fakecloud.capture.redact import remove_credentials
 
 log = logging.getLogger(__name__)
 

@@ -3,24 +3,20 @@
 One thread means the event loop never waits on the disk and SQLite only ever sees one writer
 from this process, so no call waits on a database lock held by another of our own calls.
 
-Presence, last_seen and the session log are written behind (group commit): such a call only
-adds to the current WriteBatch, and everything added until its commit starts goes into one
-transaction. The commit rides along with the next store call (on the same trip to the thread,
-so it costs no wake-up of its own), or gets a job of its own after GATHER_SECONDS when no call
-comes. The thread runs jobs in order and a call commits the gathered writes first, so any call
-made after a write-behind call sees it; the two that read nothing written behind,
+Presence, last_seen and the session log are written behind (group commit, write_behind.py):
+any call made after a write-behind call sees it, because the thread runs jobs in order and a
+call commits the gathered writes first. The two that read nothing written behind,
 `cached_camera_login` and `upsert_camera` (a login storm's calls), leave the writes to gather
-instead (`_run_before_writes`): so a storm commits a batch every GATHER_SECONDS, not one per
-login. `flush()` waits for what
-is queued; `close()` flushes first, so a clean stop loses nothing. A crash loses at most the
-batch being gathered (the writes of the last GATHER_SECONDS, or of one slow transaction).
+instead (`_run_before_writes`), so a storm commits a batch every GATHER_SECONDS, not one per
+login. `flush()` waits for what is queued; `close()` flushes first, so a clean stop loses
+nothing. A crash loses at most the batch being gathered (the writes of the last
+GATHER_SECONDS, or of one slow transaction).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -29,12 +25,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from fakecloud.core.errors import UserError
 from fakecloud.core.login_guard import HashPool, LoginGuard, LoginLimits, StillWaiting
-from fakecloud.core.rates import LogThrottle
-from fakecloud.store.batch import PresenceWrite, SessionRow, WriteBatch
+from fakecloud.store.batch import PresenceWrite, SessionRow
 from fakecloud.store.checkpoint import Checkpointer
 from fakecloud.store.models import Account, Camera, Event, SessionEntry, TokenInfo, utc_now
 from fakecloud.store.store import Store
 from fakecloud.store.worker import StoreWorker
+from fakecloud.store.write_behind import WriteBehind
 
 if TYPE_CHECKING:
     from fakecloud.store.protocol import CameraStore
@@ -45,12 +41,6 @@ log = logging.getLogger(__name__)
 # A keepalive moves a camera's last_seen at most this often (seconds): a camera sending one
 # every few seconds costs a write only now and then.
 LAST_SEEN_INTERVAL = 5.0
-# A failing batch (disk full) is logged at most this often (seconds).
-FAILED_BATCH_LOG_INTERVAL = 60.0
-# Written-behind changes wait at most this long (seconds) for the next store call to commit them
-# on its way (one wake-up of the store's thread for both); with no call coming, a commit job of
-# their own is queued then. This bounds what a crash can lose.
-GATHER_SECONDS = 0.02
 
 
 class AsyncStore:
@@ -65,28 +55,11 @@ class AsyncStore:
         self._worker = StoreWorker()
         # A checkpoint waits for the disk; it must not hold up logins (store/checkpoint.py).
         self.checkpointer = Checkpointer(store.path)
-        store.hand_over_checkpoints()
-        # The batch being gathered, and whether its commit is on its way (a timer or a job);
-        # the event loop adds, the store's thread takes, both under this lock.
-        self._batch = WriteBatch()
-        self._commit_queued = False
-        self._commit_timer: asyncio.TimerHandle | None = None
-        self._batch_lock = threading.Lock()
-        self._failed_since_flush = 0
-        self._failure_log = LogThrottle(FAILED_BATCH_LOG_INTERVAL)
+        store.hand_over_checkpoints(self.checkpointer.after_commit)
+        self._writes = WriteBehind(store, self._worker)
+        self.write_counters = self._writes.counters
         self.last_seen_interval = last_seen_interval
         self._seen_noted: dict[int, float] = {}  # camera id -> monotonic time of its last write
-        self.write_counters = {
-            "queued": 0,
-            "coalesced": 0,
-            "batches_committed": 0,
-            "batches_failed": 0,
-            "writes_lost": 0,
-            "largest_batch": 0,
-            "slowest_batch_ms": 0.0,
-            "keepalives_skipped": 0,
-        }
-        self._closed = False
         limits = login_limits or LoginLimits()
         # scrypt never runs on the store's thread: a flood of wrong passwords would queue every
         # other call (token checks, presence, keepalives' writes) behind it.
@@ -98,14 +71,7 @@ class AsyncStore:
         self._checking: dict[bytes, asyncio.Future[Account | None]] = {}
 
     async def _run(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        job = partial(call, *args, **kwargs)
-        timer, self._commit_timer = self._commit_timer, None
-        if timer is not None:
-            # Writes are gathering: this call commits them first, on the same trip to the
-            # store's thread (so it also sees them), and their own commit job is not needed.
-            timer.cancel()
-            job = partial(_after, self._commit_batch, job)
-        return await self._on_thread(job)
+        return await self._on_thread(self._writes.take_along(partial(call, *args, **kwargs)))
 
     async def _run_before_writes(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """For a call that reads nothing written behind (accounts, a camera's identity and
@@ -118,8 +84,8 @@ class AsyncStore:
 
     async def close(self) -> None:
         """Commit what is queued and finish queued calls, then close the database."""
-        self._closed = True
-        await self._run(self._commit_batch)
+        self._writes.closed = True
+        await self._run(self._writes.commit)
         self.checkpointer.close()
         await self._run(self.store.close)
         self._worker.stop()
@@ -270,7 +236,7 @@ class AsyncStore:
         now = utc_now().isoformat()
         write = PresenceWrite(camera_id, now, now, online, ip, firmware, properties)
         # Queued as a copy: a later change merges into the queued one, never into `write`.
-        self._write_behind(replace(write), None)
+        self._writes.add(replace(write), None)
         if online:
             self._seen_noted[camera_id] = time.monotonic()
         else:
@@ -286,79 +252,15 @@ class AsyncStore:
             return False
         self._seen_noted[camera_id] = now
         seen = utc_now().isoformat()
-        self._write_behind(PresenceWrite(camera_id, seen, seen), None)
+        self._writes.add(PresenceWrite(camera_id, seen, seen), None)
         return True
 
     async def flush(self) -> None:
         """Wait until every write made before this call is committed (for callers that need
         durability). Raises UserError when a batch since the last flush could not be written."""
-        failed = await self._run(self._commit_and_report)
+        failed = await self._run(self._writes.commit_and_report)
         if failed:
             raise UserError(f"the store could not write {failed} batch(es); see the log")
-
-    def _write_behind(self, presence: PresenceWrite | None, row: SessionRow | None) -> None:
-        if self._closed:
-            raise UserError("the store is closed")
-        with self._batch_lock:
-            if presence is not None:
-                self._batch.add_presence(presence)
-            if row is not None:
-                self._batch.add_session(row)
-            self.write_counters["queued"] += 1
-            if self._commit_queued:
-                return
-            self._commit_queued = True
-        self._commit_timer = asyncio.get_running_loop().call_later(
-            GATHER_SECONDS, self._commit_gathered
-        )
-
-    def _commit_gathered(self) -> None:
-        """No store call came to take the gathered writes along: queue their commit."""
-        self._commit_timer = None
-        self._worker.submit(self._commit_batch)
-
-    def _commit_and_report(self) -> int:
-        """On the store's thread: commit what is queued; the batches failed since the last
-        report (then none again)."""
-        self._commit_batch()
-        failed, self._failed_since_flush = self._failed_since_flush, 0
-        return failed
-
-    def _commit_batch(self) -> None:
-        """On the store's thread: commit what was gathered, in one transaction. A failure is
-        logged, never raised (it must not take the server down; what was committed before
-        stays)."""
-        with self._batch_lock:
-            batch, self._batch = self._batch, WriteBatch()
-            self._commit_queued = False
-        counters = self.write_counters
-        if len(batch):
-            started = time.perf_counter()
-            try:
-                self.store.write_batch(batch)
-            except Exception as error:
-                self._failed(batch, error)
-            else:
-                counters["batches_committed"] += 1
-                self.checkpointer.after_commit()
-                counters["coalesced"] += batch.coalesced
-                counters["largest_batch"] = max(counters["largest_batch"], len(batch))
-                took = (time.perf_counter() - started) * 1000
-                counters["slowest_batch_ms"] = max(counters["slowest_batch_ms"], took)
-
-    def _failed(self, batch: WriteBatch, error: Exception) -> None:
-        self.write_counters["batches_failed"] += 1
-        self.write_counters["writes_lost"] += len(batch)
-        self._failed_since_flush += 1
-        suppressed = self._failure_log.ready("batch")
-        if suppressed is not None:
-            log.error(
-                "the store could not write %d presence and session-log changes (%s); "
-                "earlier data is kept (%d more failures not logged)",
-                len(batch),
-                error,
-                suppressed,
-            )
 
     async def update_camera(
         self,
@@ -377,7 +279,7 @@ class AsyncStore:
     ) -> None:
         """Written behind: returns at once (see the module's docstring)."""
         row = SessionRow(utc_now().isoformat(), camera_id, login, role, peer, event)
-        self._write_behind(None, row)
+        self._writes.add(None, row)
 
     async def list_sessions(
         self, camera_id: int | None = None, limit: int = 100
@@ -407,11 +309,6 @@ class AsyncStore:
 
     async def pairing_account(self) -> str | None:
         return await self._run(self.store.pairing_account)
-
-
-def _after(first: Callable[[], object], then: Callable[[], T]) -> T:
-    first()
-    return then()
 
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -60,6 +60,7 @@ class StoreCore:
         # What the write path did, for status pages and tests (not timing: counts).
         self.counters = {"transactions": 0, "batches": 0, "batched_writes": 0}
         self._lock = threading.RLock()
+        self._after_commit: Callable[[], None] | None = None
         # check_same_thread=False: AsyncStore opens nothing itself, it moves every call onto its
         # worker thread; the lock above keeps any other use serial.
         try:
@@ -87,11 +88,13 @@ class StoreCore:
         with self._lock:
             self._db.close()
 
-    def hand_over_checkpoints(self) -> None:
-        """Commits stop checkpointing the write-ahead log; a Checkpointer does it instead,
-        off this connection's thread (fakecloud/store/checkpoint.py)."""
+    def hand_over_checkpoints(self, after_commit: Callable[[], None]) -> None:
+        """Commits stop checkpointing the write-ahead log; each calls `after_commit` instead
+        (a Checkpointer's, which checkpoints off this connection's thread when the log has
+        grown: fakecloud/store/checkpoint.py)."""
         with self._lock:
             self._db.execute("PRAGMA wal_autocheckpoint = 0")
+            self._after_commit = after_commit
 
     def __enter__(self) -> Self:
         return self
@@ -112,6 +115,8 @@ class StoreCore:
                     self._db.execute("ROLLBACK")
                 raise
             self.counters["transactions"] += 1
+            if self._after_commit is not None:
+                self._after_commit()
 
     def _query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

@@ -14,7 +14,7 @@ import codecs
 from typing import Any
 from urllib.parse import unquote_plus
 
-from fakecloud.capture.redact import Category, classify_key
+from fakecloud.capture.secret_names import Category, classify_key
 
 MAX_TARGET_CHARS = 2048
 MAX_HEADERS = 64

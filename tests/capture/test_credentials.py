@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fakecloud.capture import CaptureLog, read_records
+from fakecloud.capture.credentials import remove_credentials
 from fakecloud.capture.records import record_data
-from fakecloud.capture.redact import remove_credentials
 
 # Letters only, at least 8: a planted secret cannot turn up by chance in a timestamp or hex.
 secrets_text = st.text(alphabet=string.ascii_letters, min_size=8, max_size=24)

@@ -20,15 +20,18 @@ def wal_pages_checkpointed(database: Path) -> tuple[int, int]:
 
 def test_the_servers_store_no_longer_checkpoints_in_its_commits(tmp_path: Path) -> None:
     store = Store(tmp_path / "fakecloud.db")
-    store.hand_over_checkpoints()
+    commits: list[None] = []
+    store.hand_over_checkpoints(lambda: commits.append(None))
     assert store._query("PRAGMA wal_autocheckpoint")[0][0] == 0
+    store.add_account("alice", "correct horse battery")
+    assert len(commits) == 1  # each commit tells the checkpointer
     store.close()
 
 
 def test_a_long_log_is_checkpointed_by_its_own_connection(tmp_path: Path) -> None:
     database = tmp_path / "fakecloud.db"
     store = Store(database)
-    store.hand_over_checkpoints()
+    store.hand_over_checkpoints(lambda: None)
     log_so_far = database.with_name(database.name + "-wal").stat().st_size  # the schema's
     checkpointer = Checkpointer(database, wal_limit_bytes=log_so_far + 64 * 1024)
     checkpointer.after_commit()  # not long enough yet: nothing to do
