@@ -19,6 +19,7 @@ STRICTLY_TYPED = [
     "fakecloud/relay",
     "fakecloud/store",
     "fakecloud/broker",
+    "fakecloud/cli",
     "fakecloud/runtime.py",
     "fakecloud/server.py",
 ]

@@ -11,14 +11,15 @@ from fakecloud.core.config import Settings
 from fakecloud.core.errors import UserError
 from fakecloud.store import Store
 from fakecloud.store.accounts import TOKEN_MARKER
+from fakecloud.store.protocol import AdminStore
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings) -> AdminStore:
     """The database at settings.database_path (its folder is created when missing)."""
     return Store(settings.database_path)
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     account = commands.add_parser(
         "account",
         help="add, list, change and remove accounts",
@@ -155,9 +156,9 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
                 for token in tokens:
                     print(f"token {token['id']}  partner {token['partner']}  {token['created']}")
         else:
-            token = store.issue_token(args.login, args.partner)
-            print(token)
-            print(_token_explanation(token), file=sys.stderr)
+            issued = store.issue_token(args.login, args.partner)
+            print(issued)
+            print(_token_explanation(issued), file=sys.stderr)
     return 0
 
 

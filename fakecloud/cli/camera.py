@@ -14,7 +14,7 @@ from fakecloud.store import Camera
 RECENT_EVENTS = 10
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     camera = commands.add_parser(
         "camera",
         help="list, show, approve and forget cameras",

@@ -26,7 +26,7 @@ MAX_SHOW = 100_000
 _DETAIL_WIDTH = 100
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     captures = commands.add_parser(
         "captures",
         help="inspect, export (redacted) and replay recorded traffic",
@@ -85,7 +85,7 @@ def _all_records(
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
-    summaries = []
+    summaries: list[dict[str, Any]] = []
     for path in capture_files(settings.captures_dir):
         bad: Counter[str] = Counter()
         kinds = Counter(record["kind"] for record in _all_records([path], bad))
@@ -104,11 +104,11 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
         print(f"no captures in {settings.captures_dir}")
     else:
         for summary in summaries:
-            kinds = ", ".join(f"{kind} {count}" for kind, count in summary["kinds"].items())
+            kind_counts = ", ".join(f"{kind} {count}" for kind, count in summary["kinds"].items())
             damaged = summary["unreadable_lines"]
             print(
                 f"{summary['file']:<20} {summary['bytes']:>10} bytes  "
-                f"{summary['records']:>6} records  {kinds}"
+                f"{summary['records']:>6} records  {kind_counts}"
                 + (f"  ({damaged} unreadable lines)" if damaged else "")
             )
     return 0

@@ -12,7 +12,7 @@ from fakecloud.core.config import Settings
 from fakecloud.core.errors import UserError
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "certs",
         help="the local certificate authority (CA, device and app certificates)",

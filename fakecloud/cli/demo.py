@@ -13,10 +13,10 @@ from fakecloud.sim.demo_part import (
     forget_demo_record,
     read_demo_record,
 )
-from fakecloud.store import Store
+from fakecloud.store.protocol import AdminStore
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = commands.add_parser(
         "demo",
         help="the demo of 'serve --demo': remove it with 'demo clean'",
@@ -65,7 +65,7 @@ def _clean(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _note_foreign_demo_login(store: Store) -> None:
+def _note_foreign_demo_login(store: AdminStore) -> None:
     """An account called demo that the demo did not make (a user's, or one from a fakecloud
     older than the demo record) is left alone, but said."""
     if store.get_account(DEMO_LOGIN) is not None:

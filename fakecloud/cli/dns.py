@@ -16,7 +16,7 @@ from fakecloud.dns import DnsPart
 log = logging.getLogger(__name__)
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "dns",
         help="run only the DNS shim (vendor names -> this host, the rest forwarded)",

@@ -10,7 +10,7 @@ from fakecloud.core.errors import UserError
 from fakecloud.dns import RECIPE_FORMATS, render_recipe
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "dns-config",
         help="print DNS configuration for your router (dnsmasq, Pi-hole, unbound, ...)",

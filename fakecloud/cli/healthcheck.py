@@ -11,7 +11,7 @@ from fakecloud.core.errors import UserError
 TIMEOUT_SECONDS = 4.0
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "healthcheck",
         help="exit 0 when the HTTP app answers /healthz (for Docker and monitoring)",

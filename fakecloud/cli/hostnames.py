@@ -10,7 +10,7 @@ from fakecloud.catalogue import Catalogue, load_catalogue
 from fakecloud.core.config import Settings
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "hostnames",
         help="list the vendor hostnames fakecloud answers for",

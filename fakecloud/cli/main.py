@@ -12,6 +12,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from fakecloud import __version__
 from fakecloud.core.config import Settings, load_settings, unknown_variables
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not the whole usage block
+    def error(self, message: str) -> NoReturn:  # one line, not the whole usage block
         self.exit(2, f"fakecloud: error: {message} (see '{self.prog} --help')\n")
 
 

@@ -10,7 +10,7 @@ from fakecloud.core.config import Settings
 DEFAULT_MINUTES = 10.0
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pair = commands.add_parser(
         "pair",
         help="let new cameras join an account for a few minutes",

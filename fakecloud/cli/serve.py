@@ -8,7 +8,7 @@ from fakecloud.core.config import Settings
 from fakecloud.server import run
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "serve",
         help="run fakecloud (DNS shim, HTTP app, cloud front door, broker, relay)",

@@ -23,7 +23,7 @@ QUIET_SECONDS = 10.0
 NO_SERVER_HINT = "is 'fakecloud serve' running there, and is --server its address and port?"
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sim = commands.add_parser("sim", help="simulated cameras and apps (testing without hardware)")
     kinds = sim.add_subparsers(title="simulators", metavar="KIND", required=True)
 

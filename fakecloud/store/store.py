@@ -11,6 +11,8 @@ transaction, and callers (AsyncStore, the CLI) call them by name on one object.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fakecloud.store.accounts import AccountRows
 from fakecloud.store.activity import ActivityRows
 from fakecloud.store.cameras import CameraRows
@@ -18,3 +20,10 @@ from fakecloud.store.cameras import CameraRows
 
 class Store(AccountRows, CameraRows, ActivityRows):
     """One SQLite database in WAL mode. Thread-safe (one lock), but meant for one thread."""
+
+
+if TYPE_CHECKING:
+    from fakecloud.store.protocol import AdminStore
+
+    # The command line is typed with this Protocol; the SQLite store is checked against it.
+    _implements: type[AdminStore] = Store
