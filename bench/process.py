@@ -1,4 +1,5 @@
-"""What the benchmarks read about a server process they started: CPU time and resident memory.
+"""What the benchmarks read about a server process they started (CPU time, resident memory),
+and how they stop it.
 
 CPU time comes from the process's CPU-time clock (nanoseconds); /proc's clock ticks (10 ms) are
 the fallback, too coarse for a one-viewer relay run that uses a few tens of milliseconds.
@@ -6,6 +7,7 @@ the fallback, too coarse for a one-viewer relay run that uses a few tens of mill
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -29,3 +31,19 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def rss_mib(pid: int) -> float:
+    return rss_bytes(pid) / (1 << 20)
+
+
+async def stop_child(child: asyncio.subprocess.Process, deadline: float = 10.0) -> None:
+    """End a server child that runs until its stdin closes; killed if it outlives `deadline`."""
+    if child.stdin is not None:
+        child.stdin.close()
+    try:
+        async with asyncio.timeout(deadline):
+            await child.wait()
+    except TimeoutError:
+        child.kill()
+        await child.wait()

@@ -267,6 +267,11 @@ async def log_in(
                 raise SystemExit(f"{camera.mac} stopped before logging in: {task.exception()!r}")
 
 
+def p99(ordered: list[float]) -> float:
+    """The 99th percentile of sorted values (the largest when there are fewer than 100)."""
+    return ordered[int(len(ordered) * 0.99) - 1]
+
+
 def print_timeline(kind: str, fleet: list[SimulatedCamera], rate: float) -> None:
     """Login latency by when in the storm the login started (half-second steps): tells a
     slow start (the first password check) from a queue that builds up."""
@@ -274,10 +279,9 @@ def print_timeline(kind: str, fleet: list[SimulatedCamera], rate: float) -> None
     print(f"{kind}: login latency by start time (p50 / p99 / max ms)", file=sys.stderr)
     for first in range(0, len(fleet), step):
         part = sorted(camera.last_login_seconds or 0.0 for camera in fleet[first : first + step])
-        p99 = part[max(0, math.ceil(len(part) * 0.99) - 1)]
         print(
             f"  {first / rate:5.1f} s  {statistics.median(part) * 1000:7.1f} "
-            f"{p99 * 1000:7.1f} {part[-1] * 1000:7.1f}",
+            f"{p99(part) * 1000:7.1f} {part[-1] * 1000:7.1f}",
             file=sys.stderr,
         )
 
@@ -357,7 +361,7 @@ async def load(kind: str, pid: int, port: int, args: argparse.Namespace) -> Figu
     figures = Figures(
         login_seconds=login_seconds,
         login_p50_ms=statistics.median(latencies) * 1000,
-        login_p99_ms=latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        login_p99_ms=p99(latencies) * 1000,
         login_max_ms=latencies[-1] * 1000,
         login_cpu_ms=login_cpu_ms,
         rss_per_session_kib=rss_per_session,

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.process import cpu_seconds
 from fakecloud.net.cxnet import Action, Frame
 from fakecloud.net.properties import encode_properties
 from fakecloud.sim import CxnetLink, client_tls_context
@@ -31,7 +32,6 @@ READ_CHUNK = 64 * 1024
 MAX_BODY = 1 << 20
 NETCAM_FRAME = {"version": 3, "service": 121, "crypto": 0}
 TLS = client_tls_context()
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -211,11 +211,10 @@ class Busy:
 def busy_counters(pid: int) -> tuple[float, float, float]:
     """(process CPU seconds, main thread running seconds, main thread waiting seconds)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu = cpu_seconds(pid)
         running, waiting = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[:2]
     except (OSError, ValueError):
         return math.nan, math.nan, math.nan
-    cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     return cpu, int(running) / 1e9, int(waiting) / 1e9
 
 

@@ -18,7 +18,6 @@ import contextlib
 import dataclasses
 import gc
 import json
-import os
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from fastapi import FastAPI
 
+from bench.process import cpu_seconds, rss_mib, stop_child
 from fakecloud.core.memory import return_freed_memory
 from fakecloud.media.frames import MediaFrame
 from fakecloud.media.hub import MediaHub
@@ -141,18 +141,6 @@ async def serve(design: str, args: argparse.Namespace) -> None:
 # --- the measuring process ------------------------------------------------------------------
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def request(port: int, method: str, path: str) -> dict[str, Any]:
     reader, writer = await asyncio.open_connection(HOST, port)
     try:
@@ -241,14 +229,7 @@ async def measure(design: str, args: argparse.Namespace) -> dict[str, Any]:
         figures["after_trim"] = rss_mib(child.pid)
         return figures
     finally:
-        if child.stdin:
-            child.stdin.close()
-        try:
-            async with asyncio.timeout(10):
-                await child.wait()
-        except TimeoutError:
-            child.kill()
-            await child.wait()
+        await stop_child(child)
 
 
 def main() -> int:

@@ -25,7 +25,7 @@ from typing import Any
 # Runs from a checkout without installing the package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.process import cpu_seconds, rss_bytes
+from bench.process import cpu_seconds, rss_bytes, stop_child
 from fakecloud.core.config import Settings
 from fakecloud.net.sdnk import Address, Connect, Connected, Register, RelayAck, decode
 from fakecloud.relay import RelayPart
@@ -249,13 +249,7 @@ async def _run(mode: str, viewers: int, seconds: float) -> Result:
             transport.close()
         for sock in sockets:
             sock.close()
-        child.stdin.close()
-        try:
-            async with asyncio.timeout(10):
-                await child.wait()
-        except TimeoutError:
-            child.kill()
-            await child.wait()
+        await stop_child(child)
 
 
 async def _main(seconds: float) -> None:

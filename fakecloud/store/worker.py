@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-_Job = tuple[Callable[[], Any], "asyncio.Future[Any] | None", asyncio.AbstractEventLoop | None]
+# A job and the future waiting for its result (None: nobody waits).
+_Job = tuple[Callable[[], Any], "asyncio.Future[Any] | None"]
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -43,14 +44,13 @@ class StoreWorker:
 
     async def call(self, job: Callable[[], T]) -> T:
         """Run `job` on the thread; its result or exception."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._put((job, future, loop))
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._put((job, future))
         return await future
 
     def submit(self, job: Callable[[], object]) -> None:
         """Run `job` on the thread, nobody waiting for it (it must not raise)."""
-        self._put((job, None, None))
+        self._put((job, None))
 
     def stop(self) -> None:
         """Finish the queued jobs, then end the thread (waits for it)."""
@@ -69,16 +69,16 @@ class StoreWorker:
 
     def _work(self) -> None:
         while (item := self._jobs.get()) is not None:
-            job, future, loop = item
+            job, future = item
             try:
                 result, error = job(), None
             except BaseException as exception:  # the caller's to handle, as with any await
                 result, error = None, exception
-            if future is None or loop is None:
+            if future is None:
                 if error is not None:
                     log.error("store job failed with nobody waiting", exc_info=error)
                 continue
             try:
-                loop.call_soon_threadsafe(_settle, future, result, error)
+                future.get_loop().call_soon_threadsafe(_settle, future, result, error)
             except RuntimeError:  # that loop has closed: nobody is waiting any more
                 pass
