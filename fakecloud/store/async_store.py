@@ -7,10 +7,10 @@ Presence, last_seen and the session log are written behind (group commit, write_
 any call made after a write-behind call sees it, because the thread runs jobs in order and a
 call commits the gathered writes first. The two that read nothing written behind,
 `cached_camera_login` and `upsert_camera` (a login storm's calls), leave the writes to gather
-instead (`_run_before_writes`), so a storm commits a batch every GATHER_SECONDS, not one per
-login. `flush()` waits for what is queued; `close()` flushes first, so a clean stop loses
-nothing. A crash loses at most the batch being gathered (the writes of the last
-GATHER_SECONDS, or of one slow transaction).
+instead, so a storm commits a batch every GATHER_SECONDS, not one per login; and camera
+creations that come together share one commit (grouped.py). `flush()` waits for what is
+queued; `close()` flushes first, so a clean stop loses nothing. A crash loses at most the batch
+being gathered (the writes of the last GATHER_SECONDS, or of one slow transaction).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from fakecloud.core.errors import UserError
 from fakecloud.core.login_guard import HashPool, LoginGuard, LoginLimits, StillWaiting
 from fakecloud.store.batch import PresenceWrite, SessionRow
 from fakecloud.store.checkpoint import Checkpointer
+from fakecloud.store.grouped import GroupedCalls
 from fakecloud.store.models import Account, Camera, Event, SessionEntry, TokenInfo, utc_now
 from fakecloud.store.store import Store
 from fakecloud.store.worker import StoreWorker
@@ -58,6 +59,8 @@ class AsyncStore:
         store.hand_over_checkpoints(self.checkpointer.after_commit)
         self._writes = WriteBehind(store, self._worker)
         self.write_counters = self._writes.counters
+        # Camera creations at login, committed together (grouped.py).
+        self._grouped = GroupedCalls(store, self._worker, self.write_counters)
         self.last_seen_interval = last_seen_interval
         self._seen_noted: dict[int, float] = {}  # camera id -> monotonic time of its last write
         limits = login_limits or LoginLimits()
@@ -177,14 +180,17 @@ class AsyncStore:
         owner: str | None = None,
         name: str | None = None,
     ) -> Camera:
-        """Store.upsert_camera. It writes no column that is written behind, so it need not wait
-        for them; the record's presence fields may lag them (a login replaces those anyway)."""
-        return await self._run_before_writes(
-            self.store.upsert_camera,
-            mac=mac,
-            reported_alias=reported_alias,
-            owner=owner,
-            name=name,
+        """Store.upsert_camera, grouped with the others that come meanwhile into one commit
+        (grouped.py). It writes no column that is written behind, so it need not wait for them;
+        the record's presence fields may lag them (a login replaces those anyway)."""
+        return await self._grouped.call(
+            partial(
+                self.store.upsert_camera,
+                mac=mac,
+                reported_alias=reported_alias,
+                owner=owner,
+                name=name,
+            )
         )
 
     async def get_camera(self, camera_id: int) -> Camera | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +35,8 @@ _FIND_BY_MAC_OR_ALIAS = (
     " ORDER BY c.mac IS ?1 DESC, c.alias IS ?2 DESC, c.last_seen DESC LIMIT 1"
 )
 _PRUNE_EVERY = 256
+# A grouped call's result, or the exception it raised.
+Outcome = tuple[Any, Exception | None]
 
 
 class StoreCore:
@@ -60,7 +62,8 @@ class StoreCore:
         # What the write path did, for status pages and tests (not timing: counts).
         self.counters = {"transactions": 0, "batches": 0, "batched_writes": 0}
         self._lock = threading.RLock()
-        self._after_commit: Callable[[], None] | None = None
+        self._after_commit: Callable[[sqlite3.Connection], None] | None = None
+        self._grouping = False  # inside run_grouped: transactions are savepoints
         # check_same_thread=False: AsyncStore opens nothing itself, it moves every call onto its
         # worker thread; the lock above keeps any other use serial.
         try:
@@ -88,12 +91,16 @@ class StoreCore:
         with self._lock:
             self._db.close()
 
-    def hand_over_checkpoints(self, after_commit: Callable[[], None]) -> None:
-        """Commits stop checkpointing the write-ahead log; each calls `after_commit` instead
-        (a Checkpointer's, which checkpoints off this connection's thread when the log has
-        grown: fakecloud/store/checkpoint.py)."""
+    def hand_over_checkpoints(self, after_commit: Callable[[sqlite3.Connection], None]) -> None:
+        """Commits stop checkpointing the write-ahead log; each calls `after_commit` with this
+        connection instead (a Checkpointer's, which checkpoints off this connection's thread
+        when the log has grown, and on it when the log reaches its cap:
+        fakecloud/store/checkpoint.py)."""
         with self._lock:
             self._db.execute("PRAGMA wal_autocheckpoint = 0")
+            # A log reused from the start is cut back first: its size then tells how much was
+            # written since, which is what the checkpointer watches.
+            self._db.execute("PRAGMA journal_size_limit = 0")
             self._after_commit = after_commit
 
     def __enter__(self) -> Self:
@@ -105,6 +112,10 @@ class StoreCore:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._grouping:
+                with self._savepoint():
+                    yield self._db
+                return
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -116,7 +127,38 @@ class StoreCore:
                 raise
             self.counters["transactions"] += 1
             if self._after_commit is not None:
-                self._after_commit()
+                self._after_commit(self._db)
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        """A call's writes inside a group: they stand or fall alone; the group commits."""
+        self._db.execute("SAVEPOINT call")
+        try:
+            yield
+            self._db.execute("RELEASE call")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK TO call")
+                self._db.execute("RELEASE call")
+            raise
+
+    def run_grouped(self, calls: Sequence[Callable[[], Any]]) -> list[Outcome]:
+        """Run write calls in one transaction, committed once (group commit: a login storm's
+        new cameras cost one commit, not one each). Each call's writes are a savepoint of
+        their own, so one that raises leaves the others'. Each call's (result, error); when
+        the commit itself fails it raises, and none of the calls' writes were kept."""
+        outcomes: list[Outcome] = []
+        with self._transaction():
+            self._grouping = True
+            try:
+                for call in calls:
+                    try:
+                        outcomes.append((call(), None))
+                    except Exception as error:  # that caller's to handle
+                        outcomes.append((None, error))
+            finally:
+                self._grouping = False
+        return outcomes
 
     def _query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

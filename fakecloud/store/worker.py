@@ -32,6 +32,21 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_exception(error)
 
 
+def _settle_all(answers: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, result, error in answers:
+        _settle(future, result, error)
+
+
+def answer_soon(answers: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    """From the worker's thread: settle futures of one event loop, in one wake-up of it."""
+    if not answers:
+        return
+    try:
+        answers[0][0].get_loop().call_soon_threadsafe(_settle_all, answers)
+    except RuntimeError:  # that loop has closed: nobody is waiting any more
+        pass
+
+
 class StoreWorker:
     """Runs callables on one thread of its own, in submission order."""
 

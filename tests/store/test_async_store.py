@@ -53,6 +53,7 @@ async def test_every_call_runs_on_one_worker_thread(
     await asyncio.gather(*(store.set_camera_presence(c.id, True) for c in cameras))
     await asyncio.gather(*(store.verify_password("alice", PASSWORD) for _ in range(20)))
     assert len(await store.list_cameras(owner="alice")) == 40
+    assert store.write_counters["grouped_calls"] == 40  # creations go through GroupedCalls
     assert len(sync.threads) == 1
     assert threading.get_ident() not in sync.threads
 
