@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from fastapi.responses import JSONResponse, Response
 
-from fakecloud.media.outputs.webrtc import PeerLimitError
+from fakecloud.media.outputs.webrtc import NoCandidateError, PeerLimitError
 from fakecloud.media.outputs.webrtc_offer import (
     MAX_OFFER_BYTES,
     SDP_TYPE,
@@ -40,7 +40,7 @@ async def webrtc_offer(camera_id: CameraId, request: Request, outputs: MediaOutp
     with _video_errors(camera_id):
         try:
             session = await outputs.webrtc.answer(camera_id, offer.sdp)
-        except PeerLimitError as error:
+        except (PeerLimitError, NoCandidateError) as error:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
         except OfferError as error:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None

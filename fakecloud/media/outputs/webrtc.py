@@ -40,6 +40,10 @@ class PeerLimitError(Exception):
     """Too many WebRTC viewers, in all or for this camera (HTTP 503)."""
 
 
+class NoCandidateError(Exception):
+    """No UDP socket could be bound on the announce address (HTTP 503)."""
+
+
 @dataclass(frozen=True, slots=True)
 class WebRtcLimits:
     """Security consideration: each peer costs sockets, DTLS state and a hub subscription, so
@@ -104,7 +108,7 @@ async def gather_on(peer: RTCPeerConnection, address: str) -> None:
 
     Why by hand: aioice (aiortc's ICE) binds a socket on every address of every interface,
     except loopback, and has no option to choose one. This fills in its candidate list the way
-    its own gathering does, with the addresses we choose."""
+    its own gathering does, with the address we choose. Raises NoCandidateError."""
     gatherers: list[RTCIceGatherer] = [
         transceiver.sender.transport.transport.iceGatherer for transceiver in peer.getTransceivers()
     ]
@@ -119,6 +123,34 @@ async def gather_on(peer: RTCPeerConnection, address: str) -> None:
             candidates = await connection.get_component_candidates(component, [address])
             connection._local_candidates += candidates
         connection._local_candidates_end = True
+        if not connection._local_candidates:
+            raise NoCandidateError(f"cannot open a WebRTC UDP port on {address}")
+
+
+def lan_peer() -> RTCPeerConnection:
+    """A peer connection without STUN or TURN servers: on the LAN, host candidates suffice."""
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+
+async def negotiate(
+    peer: RTCPeerConnection,
+    track: MediaStreamTrack,
+    offer_sdp: str,
+    *,
+    camera_profile: str | None,
+    address: str,
+) -> str:
+    """The SDP answer of `peer`, sending `track` as H.264 of the camera's profile, to a
+    browser's offer. Raises OfferError (aiortc refused the offer) or NoCandidateError."""
+    transceiver = peer.addTransceiver(track, direction="sendonly")
+    transceiver.setCodecPreferences(h264_preferences(camera_profile))
+    try:
+        await peer.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+    except (ValueError, InternalError, InvalidAccessError, OperationError) as error:
+        raise OfferError(f"cannot answer this offer: {error}") from None
+    await gather_on(peer, address)
+    await peer.setLocalDescription(await peer.createAnswer())
+    return str(peer.localDescription.sdp)
 
 
 @dataclass(eq=False)
@@ -156,7 +188,8 @@ class WebRtcPeers:
     async def answer(self, camera_id: int, offer_sdp: str) -> WebRtcSession:
         """A session sending `camera_id`'s video, with the SDP answer to `offer_sdp`.
 
-        Raises PeerLimitError, NoVideoError, HubFullError, UnsupportedCodecError, OfferError."""
+        Raises PeerLimitError, NoVideoError, HubFullError, UnsupportedCodecError, OfferError,
+        NoCandidateError."""
         self._reserve(camera_id)
         session = WebRtcSession(secrets.token_urlsafe(16), camera_id)
         self._sessions[session.id] = session
@@ -195,17 +228,15 @@ class WebRtcPeers:
                 "this camera sends JPEG; WebRTC here carries only H.264, passed through "
                 "without re-encoding (use the MJPEG stream)"
             )
-        peer = session.peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        peer = session.peer = lan_peer()
         peer.on("connectionstatechange", lambda: self._state_changed(session))
-        transceiver = peer.addTransceiver(session.track, direction="sendonly")
-        transceiver.setCodecPreferences(h264_preferences(profile_level_id(first[0].data)))
-        try:
-            await peer.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
-        except (ValueError, InternalError, InvalidAccessError, OperationError) as error:
-            raise OfferError(f"cannot answer this offer: {error}") from None
-        await gather_on(peer, self.webrtc.address)
-        await peer.setLocalDescription(await peer.createAnswer())
-        session.answer = peer.localDescription.sdp
+        session.answer = await negotiate(
+            peer,
+            session.track,
+            offer_sdp,
+            camera_profile=profile_level_id(first[0].data),
+            address=self.webrtc.address,
+        )
         session.track.on("ended", lambda: self._end_soon(session))
 
     def _state_changed(self, session: WebRtcSession) -> None:
