@@ -11,7 +11,7 @@ import logging
 import secrets
 from collections import Counter
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -80,7 +80,7 @@ class PassthroughTrack(MediaStreamTrack):
         self.sent = 0
         self.skipped = 0
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Any]:
         if not self._pending:
             try:
                 batch = await anext(self._batches)
@@ -164,7 +164,7 @@ class WebRtcSession:
     answer: str = ""
     connected: bool = False
     deadline: asyncio.TimerHandle | None = None
-    closing: asyncio.Task[None] | None = field(default=None, repr=False)
+    closing: bool = False
 
 
 class WebRtcPeers:
@@ -175,6 +175,7 @@ class WebRtcPeers:
         self.limits = limits
         self.webrtc = webrtc
         self._sessions: dict[str, WebRtcSession] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self.refused = 0
         self.never_connected = 0
         # Frames of sessions already closed (status adds the open sessions' own).
@@ -254,8 +255,11 @@ class WebRtcPeers:
 
     def _end_soon(self, session: WebRtcSession) -> None:
         """Close from a callback (aiortc's events and timers are not coroutines)."""
-        if session.closing is None and session.id in self._sessions:
-            session.closing = asyncio.get_running_loop().create_task(self._close(session))
+        if not session.closing and session.id in self._sessions:
+            session.closing = True
+            task = asyncio.get_running_loop().create_task(self._close(session))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def end(self, camera_id: int, session_id: str) -> bool:
         """Close one session (the WHEP DELETE); False when there is no such session."""
@@ -278,7 +282,8 @@ class WebRtcPeers:
             await session.track.close()
 
     async def stop(self) -> None:
-        await asyncio.gather(*(self._close(s) for s in list(self._sessions.values())))
+        closing = [self._close(session) for session in list(self._sessions.values())]
+        await asyncio.gather(*closing, *self._closing)
 
     def status(self) -> dict[str, Any]:
         sessions = list(self._sessions.values())
