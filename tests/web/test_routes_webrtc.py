@@ -1,7 +1,8 @@
 """The WHEP route in the whole fakecloud: a simulated camera streams through the relay and the
 viewer into the hub, and aiortc (the browser's side) watches over WebRTC with the owner's
-credentials. Loopback is not trusted here, so strangers are refused. Measures glass-to-glass
-delay: from the simulated camera sending frame N to aiortc handing frame N over decoded."""
+credentials. Loopback is not trusted here, so strangers are refused. Measures the delay from the
+simulated camera sending frame N to frame N arriving at aiortc, and to aiortc handing it over
+decoded (glass to glass)."""
 
 from __future__ import annotations
 
@@ -41,19 +42,23 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-async def delays(camera: SimulatedCamera, client: httpx.AsyncClient, frames: int) -> list[float]:
-    """Seconds from the camera sending each frame to the WebRTC viewer decoding it."""
+async def delays(
+    camera: SimulatedCamera, client: httpx.AsyncClient, frames: int
+) -> tuple[list[float], list[float]]:
+    """Milliseconds from the camera sending each frame to its arrival at the WebRTC client (what
+    fakecloud adds), and to the client having it decoded (glass to glass)."""
     assert camera.camera_id is not None
-    measured = []
+    arrived, decoded = [], []
     async with watching(client, camera.camera_id) as viewer:
         for _ in range(frames):
-            counter, decoded_at = await viewer.next_counter()
+            received = await viewer.receive()
             assert camera.video_sender is not None
-            sent_at = camera.video_sender.sent_at(counter, decoded_at)
+            sent_at = camera.video_sender.sent_at(received.counter, received.arrived_at)
             assert sent_at is not None
-            measured.append(decoded_at - sent_at)
+            arrived.append((received.arrived_at - sent_at) * 1000)
+            decoded.append((received.decoded_at - sent_at) * 1000)
         assert (await client.delete(viewer.location)).status_code == 204
-    return measured
+    return arrived, decoded
 
 
 async def test_the_owner_watches_over_webrtc_with_sub_second_delay(cloud: Cloud) -> None:
@@ -61,13 +66,15 @@ async def test_the_owner_watches_over_webrtc_with_sub_second_delay(cloud: Cloud)
         online(cloud.camera(0)) as camera,
         httpx.AsyncClient(base_url=cloud.url(""), timeout=WITHIN, auth=(OWNER, PASSWORD)) as client,
     ):
-        measured = await delays(camera, client, MEASURED_FRAMES)
+        arrived, decoded = await delays(camera, client, MEASURED_FRAMES)
         # The first GOP is replayed at once so decoding starts on a keyframe: steady state after.
-        steady = [delay * 1000 for delay in measured[30:]]
-        p50, p99 = statistics.median(steady), percentile(steady, 0.99)
-        print(
-            f"WebRTC glass-to-glass over {len(steady)} frames: p50 {p50:.0f} ms, p99 {p99:.0f} ms"
-        )
-        assert 0 < p50 < p99 < 500
+        # Bounds well above what an idle machine shows (docs/webrtc.md), for a loaded one.
+        for name, delays_ms, bound in (
+            ("arrival", arrived[30:], 200),
+            ("glass-to-glass", decoded[30:], 500),
+        ):
+            p50, p99 = statistics.median(delays_ms), percentile(delays_ms, 0.99)
+            print(f"WebRTC {name}, {len(delays_ms)} frames: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+            assert 0 < p50 <= p99 < bound
         status = (await client.get("/api/status")).json()["parts"]["media-outputs"]["webrtc"]
         assert status["frames_sent"] >= MEASURED_FRAMES and status["peers"] == 0

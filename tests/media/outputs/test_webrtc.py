@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import av
 import httpx
 import pytest
 from aiortc import (
@@ -18,6 +19,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtp import RtpPacket
 
 from fakecloud.media.frames import MediaFrame
 from fakecloud.media.outputs.webrtc import WebRtcLimits, from_latest_keyframe, gather_on
@@ -35,28 +37,67 @@ WITHIN = 20.0  # bound on every wait
 LOOPBACK = "127.0.0.1"
 
 
+@dataclass(frozen=True, slots=True)
+class Received:
+    counter: int
+    arrived_at: float  # loop time the frame's last RTP packet (marker bit) reached the client
+    decoded_at: float  # loop time aiortc handed the frame over, decoded
+
+
+class ArrivalProbe:
+    """Notes when each frame's last RTP packet arrives at the client's receiver: a probe on the
+    test's own client (wrapping aiortc's per-packet handler), so delays can be split into what
+    fakecloud adds and what the receiver's jitter buffer and decoder add."""
+
+    def __init__(self, receiver: RTCRtpReceiver) -> None:
+        self.arrivals: dict[int, float] = {}
+        self._origin: int | None = None
+        handle = receiver._handle_rtp_packet
+
+        async def noted(packet: RtpPacket, arrival_time_ms: int) -> None:
+            if packet.marker:
+                # Decoded frames' pts count from the first frame's RTP timestamp (aiortc's own
+                # TimestampMapper), so arrivals are kept the same way.
+                if self._origin is None:
+                    self._origin = packet.timestamp
+                pts = (packet.timestamp - self._origin) % 2**32
+                self.arrivals.setdefault(pts, asyncio.get_running_loop().time())
+            await handle(packet, arrival_time_ms)
+
+        receiver._handle_rtp_packet = noted  # type: ignore[method-assign]
+
+    def take(self, pts: int) -> float:
+        return self.arrivals.pop(pts)
+
+
 @dataclass
 class Viewer:
     """The browser's side of one WHEP session."""
 
     peer: RTCPeerConnection
     track: MediaStreamTrack
+    probe: ArrivalProbe
     location: str
     answer: str
 
-    async def next_counter(self) -> tuple[int, float]:
-        """The counter of the next decoded frame and the loop time it was decoded at."""
+    async def receive(self) -> Received:
+        """The next decoded frame's counter, and when it arrived and was decoded."""
         async with asyncio.timeout(WITHIN):
             frame = await self.track.recv()
         decoded_at = asyncio.get_running_loop().time()
-        return read_counter(frame.to_ndarray(format="gray")), decoded_at  # type: ignore[union-attr]
+        assert isinstance(frame, av.VideoFrame) and frame.pts is not None
+        counter = read_counter(frame.to_ndarray(format="gray"))
+        return Received(counter, self.probe.take(frame.pts), decoded_at)
 
     async def counters(self, count: int) -> list[int]:
-        return [(await self.next_counter())[0] for _ in range(count)]
+        return [(await self.receive()).counter for _ in range(count)]
 
 
-def offering_peer() -> RTCPeerConnection:
+def offering_peer(*, audio: bool = False) -> RTCPeerConnection:
+    """A browser's WHEP peer: receive-only video (and audio, which fakecloud has none of)."""
     peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    if audio:
+        peer.addTransceiver("audio", direction="recvonly")
     peer.addTransceiver("video", direction="recvonly")
     return peer
 
@@ -70,10 +111,10 @@ async def make_offer(peer: RTCPeerConnection) -> str:
 
 @contextlib.asynccontextmanager
 async def watching(
-    client: httpx.AsyncClient, camera_id: int, *, as_json: bool = False
+    client: httpx.AsyncClient, camera_id: int, *, as_json: bool = False, audio: bool = False
 ) -> AsyncIterator[Viewer]:
     """A connected WHEP viewer of `camera_id`; closed (peer and session) on the way out."""
-    peer = offering_peer()
+    peer = offering_peer(audio=audio)
     try:
         offer = await make_offer(peer)
         url = f"/api/cameras/{camera_id}/webrtc"
@@ -86,8 +127,9 @@ async def watching(
         assert response.status_code == 201, response.text
         answer = response.json()["sdp"] if as_json else response.text
         await peer.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-        track = peer.getTransceivers()[0].receiver.track
-        yield Viewer(peer, track, response.headers["location"], answer)
+        receiver = next(t for t in peer.getTransceivers() if t.kind == "video").receiver
+        probe = ArrivalProbe(receiver)
+        yield Viewer(peer, receiver.track, probe, response.headers["location"], answer)
     finally:
         await peer.close()
 
@@ -132,8 +174,8 @@ async def test_a_viewer_decodes_increasing_counters(
         assert (await client.delete(viewer.location)).status_code == 404
 
 
-async def test_json_offers_get_json_answers(client: httpx.AsyncClient) -> None:
-    async with watching(client, H264_CAMERA, as_json=True) as viewer:
+async def test_json_offers_with_audio_get_json_answers(client: httpx.AsyncClient) -> None:
+    async with watching(client, H264_CAMERA, as_json=True, audio=True) as viewer:
         assert len(await viewer.counters(3)) == 3
 
 
@@ -198,8 +240,17 @@ async def test_a_silent_camera_is_504() -> None:
         assert webrtc_status(server)["peers"] == 0
 
 
-async def test_limits_per_camera_and_unconnected_peers_are_closed() -> None:
-    limits = WebRtcLimits(LOOPBACK, max_peers=2, max_peers_per_camera=1, connect_timeout=0.5)
+@pytest.mark.parametrize(
+    ("max_peers", "per_camera", "refusal"),
+    [
+        (2, 1, f"camera {H264_CAMERA} already has 1 WebRTC viewers"),
+        (1, 8, "fakecloud already has 1 WebRTC viewers"),
+    ],
+)
+async def test_limits_and_unconnected_peers_are_closed(
+    max_peers: int, per_camera: int, refusal: str
+) -> None:
+    limits = WebRtcLimits(LOOPBACK, max_peers, per_camera, connect_timeout=0.5)
     async with (
         running_media_server(webrtc=limits) as server,
         httpx.AsyncClient(base_url=server.base_url, timeout=WITHIN) as client,
@@ -207,22 +258,42 @@ async def test_limits_per_camera_and_unconnected_peers_are_closed() -> None:
         sdp = {"content-type": "application/sdp"}
         url = f"/api/cameras/{H264_CAMERA}/webrtc"
         # An offer whose peer never connects (its answer is never applied).
-        silent = offering_peer()
-        response = await client.post(url, content=await make_offer(silent), headers=sdp)
-        assert response.status_code == 201
-        other = offering_peer()
-        refused = await client.post(url, content=await make_offer(other), headers=sdp)
-        assert refused.status_code == 503 and "1 WebRTC viewers" in refused.json()["detail"]
-        # After the connect deadline the first is closed, and its slot is free again.
-        async with asyncio.timeout(WITHIN):
-            await server.released.get()
+        silent, other = offering_peer(), offering_peer()
+        try:
+            response = await client.post(url, content=await make_offer(silent), headers=sdp)
+            assert response.status_code == 201
+            refused = await client.post(url, content=await make_offer(other), headers=sdp)
+            assert refused.status_code == 503 and refused.json()["detail"] == refusal
+            # After the connect deadline the first is closed, and its slot is free again.
+            async with asyncio.timeout(WITHIN):
+                await server.released.get()
+        finally:
+            await silent.close()
+            await other.close()
         status = webrtc_status(server)
         assert status["peers"] == 0 and status["never_connected"] == 1
         assert status["refused"] == 1
-        await silent.close()
-        await other.close()
         async with watching(client, H264_CAMERA) as viewer:
             assert len(await viewer.counters(3)) == 3
+
+
+async def test_an_announce_address_not_of_this_host_is_503() -> None:
+    # A documentation address (RFC 5737): binding it fails, and nothing is sent anywhere.
+    limits = WebRtcLimits("192.0.2.1")
+    async with (
+        running_media_server(webrtc=limits) as server,
+        httpx.AsyncClient(base_url=server.base_url, timeout=WITHIN) as client,
+    ):
+        offer = await make_offer(peer := offering_peer())
+        await peer.close()
+        response = await client.post(
+            f"/api/cameras/{H264_CAMERA}/webrtc",
+            content=offer,
+            headers={"content-type": "application/sdp"},
+        )
+        assert response.status_code == 503
+        assert response.json()["detail"] == "cannot open a WebRTC UDP port on 192.0.2.1"
+        assert webrtc_status(server)["peers"] == 0
 
 
 def frame(keyframe: bool, timestamp: float) -> MediaFrame:
