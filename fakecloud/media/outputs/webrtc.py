@@ -75,7 +75,7 @@ class PassthroughTrack(MediaStreamTrack):
     ) -> None:
         super().__init__()
         self._batches = batches
-        self._pending = list(first)
+        self._pending = from_latest_keyframe(first)
         self._clock = MonotonicClock(RTP_CLOCK)
         self.sent = 0
         self.skipped = 0

@@ -156,6 +156,23 @@ def test_the_cameras_profile_from_its_sps() -> None:
     assert profile_level_id(b"") is None
 
 
+# Camera bytes, often with an SPS start (00 00 01, NAL type 7) so the reader's own path runs.
+access_units = st.one_of(
+    st.binary(max_size=64),
+    st.binary(max_size=64).map(lambda rest: b"\x00\x00\x01\x67" + rest),
+    st.binary(max_size=64).map(lambda rest: b"\x00\x00\x00\x01\x09\xf0\x00\x00\x01\x27" + rest),
+)
+
+
+@given(access_units)
+@settings(max_examples=300, deadline=None)
+def test_any_access_unit_gives_a_profile_or_none(data: bytes) -> None:
+    found = profile_level_id(data)
+    assert found is None or (len(found) == 6 and int(found, 16) >= 0)
+    # Whatever the camera claims, the answer offers H.264 (then RTX).
+    assert h264_preferences(found)[0].mimeType == "video/H264"
+
+
 def profiles(camera: str | None) -> list[str]:
     return [
         str(codec.parameters.get("profile-level-id", codec.mimeType))
