@@ -25,6 +25,7 @@ from fakecloud.frontdoor.budgets import (
 from fakecloud.frontdoor.part import FrontDoorPart
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
+from fakecloud.media.outputs.webrtc import WebRtcLimits
 from fakecloud.media.viewer import CameraViewer
 from fakecloud.relay.part import RelayPart
 from fakecloud.runtime import Runtime
@@ -77,6 +78,12 @@ def build_runtime(settings: Settings) -> Runtime:
         max_stream_seconds=settings.max_stream_seconds,
         mjpeg_max_fps=settings.mjpeg_max_fps,
         hls_linger=settings.viewer_linger,
+        webrtc=WebRtcLimits(
+            settings.effective_announce_address,
+            settings.webrtc_max_peers,
+            settings.webrtc_max_peers_per_camera,
+            settings.webrtc_connect_seconds,
+        ),
     )
     viewer = CameraViewer(broker, relay, hub, capture, bus=bus)
     services.broker, services.relay = broker, relay

@@ -117,6 +117,14 @@ class Settings(BaseSettings):
     max_stream_seconds: float = Field(
         3600.0, gt=0, description="longest single MJPEG or FLV response"
     )
+    # WebRTC viewers (docs/webrtc.md): each costs sockets, DTLS and SRTP state.
+    webrtc_max_peers: int = Field(32, ge=1, le=1024, description="WebRTC viewers in all")
+    webrtc_max_peers_per_camera: int = Field(
+        8, ge=1, le=32, description="WebRTC viewers of one camera"
+    )
+    webrtc_connect_seconds: float = Field(
+        15.0, gt=0, le=120, description="seconds a WebRTC viewer may take to connect"
+    )
     max_request_bytes: int = Field(1 << 20, ge=1024, description="largest request or frame")
     idle_timeout: float = Field(300.0, gt=0, description="seconds a silent connection stays open")
     capture_max_bytes: int = Field(16 << 20, ge=4096, description="size at which a capture rotates")

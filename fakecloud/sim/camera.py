@@ -117,6 +117,7 @@ class SimulatedCamera:
         self._session = NETCAM_FRAME.session
         self._viewers: set[str] = set()
         self._video_task: asyncio.Task[None] | None = None
+        self.video_sender: VideoSender | None = None  # the latest stream (tests read its clock)
         self._stop_requested = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -298,8 +299,9 @@ class SimulatedCamera:
         key = self.p2p_key or p2p_key_bytes(self.welcome.get(P2P_KEY_PROPERTY))
         ids = (f"V_{self.camera_id}", f"V_{viewer}")
         self.video_idle.clear()
+        self.video_sender = VideoSender(relay, ids, self.profile, key)
         try:
-            await VideoSender(relay, ids, self.profile, key).run(self.video_running)
+            await self.video_sender.run(self.video_running)
         except (VideoError, OSError) as error:
             log.warning("%s: video stopped: %s", self.mac, error)
         finally:

@@ -163,6 +163,9 @@ class VideoSender:
             p2p_key, ssrc=random.getrandbits(32), first_sequence=random.getrandbits(16)
         )
         self.channels: list[_Channel] = []
+        # Loop time frame 0 went out, and the loop's length: when each counter was sent.
+        self.streaming_since: float | None = None
+        self._loop_frames = 1
 
     async def run(self, started: asyncio.Event, viewer_wait: float = VIEWER_WAIT) -> None:
         """Register, wait for a viewer on both channels, set `started`, then stream; VideoError
@@ -213,11 +216,21 @@ class VideoSender:
             self._register_unless(_invited)
         raise VideoError(f"no viewer was on both channels within {viewer_wait:g} s")
 
+    def sent_at(self, counter: int, before: float) -> float | None:
+        """The loop time the latest frame showing `counter` went out, at or before the loop time
+        `before` (the counter repeats every loop); None before streaming began."""
+        if self.streaming_since is None or before < self.streaming_since:
+            return None
+        latest = int((before - self.streaming_since) * self.profile.fps)
+        index = latest - (latest - counter) % self._loop_frames
+        return None if index < 0 else self.streaming_since + index / self.profile.fps
+
     async def _stream(self, frames: tuple[MediaFrame, ...]) -> None:
         media = self.channels[MEDIA_CHANNEL]
         fps = self.profile.fps
         loop = asyncio.get_running_loop()
-        start = loop.time()
+        start = self.streaming_since = loop.time()
+        self._loop_frames = len(frames)
         for index in itertools.count():
             frame = dataclasses.replace(frames[index % len(frames)], timestamp=index / fps)
             for datagram in self._packetizer.packetize(frame):

@@ -13,6 +13,7 @@ from fakecloud.web import (
     routes_health,
     routes_media,
     routes_setup,
+    routes_webrtc,
 )
 from fakecloud.web.hosts import AllowedHosts, HostCheck
 from fakecloud.web.limits import BodyLimit
@@ -27,7 +28,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         HostCheck, allowed=AllowedHosts.for_settings(runtime.settings, runtime.catalogue)
     )
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes)
-    for module in (routes_health, routes_api, routes_ca, routes_cxs, routes_media, routes_setup):
+    routes = (routes_health, routes_api, routes_ca, routes_cxs, routes_media, routes_webrtc)
+    for module in (*routes, routes_setup):
         app.include_router(module.router)
     # Last: whatever no route above serves is recorded in the capture log and answered 404.
     app.router.routes.append(UnknownRequests())

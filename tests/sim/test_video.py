@@ -126,6 +126,13 @@ async def test_the_camera_streams_only_once_a_viewer_is_on_both_channels(
                     frames += depacketizer.feed(datagram, 0.0)
                     fed += 1
         assert frames[0].keyframe and frames[0].timestamp == 0
+        # When each counter went out (the loop repeats every LOOP_SECONDS): for delay figures.
+        start = sender.streaming_since
+        assert start is not None and sender.sent_at(0, start - 1) is None
+        assert sender.sent_at(0, start) == start
+        assert sender.sent_at(5, start + 1.0) == pytest.approx(start + 5 / 15)
+        assert sender.sent_at(149, start + 10.5) == pytest.approx(start + 149 / 15)
+        assert sender.sent_at(0, start + 10.5) == pytest.approx(start + LOOP_SECONDS)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     finally:

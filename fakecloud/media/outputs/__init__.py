@@ -1,4 +1,4 @@
-"""Video outputs fed by the media hub: snapshot JPEG, MJPEG, HLS and FLV."""
+"""Video outputs fed by the media hub: snapshot JPEG, MJPEG, HLS, FLV and WebRTC."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ from fakecloud.media.outputs.hls import HlsPackager
 from fakecloud.media.outputs.mjpeg import MjpegFeeds
 from fakecloud.media.outputs.snapshot import SnapshotMaker
 from fakecloud.media.outputs.streaming import StreamLimits, live_frames
+from fakecloud.media.outputs.webrtc import WebRtcLimits, WebRtcPeers
 
 
 class MediaOutputs:
     """What the web routes serve, in one runtime service (`runtime.services.media_outputs`).
 
-    A `Part` (name "media-outputs"): stopping it ends the HLS packagers and MJPEG producers. It
-    hears `StreamStopped` on the bus and closes that camera's snapshot decoder."""
+    A `Part` (name "media-outputs"): stopping it ends the HLS packagers, MJPEG producers and
+    WebRTC peers. It hears `StreamStopped` on the bus and closes that camera's snapshot decoder.
+    """
 
     name = "media-outputs"
 
@@ -36,6 +38,7 @@ class MediaOutputs:
         hls_segment_seconds: float = 1.0,
         hls_window: int = 4,
         hls_linger: float = 30.0,
+        webrtc: WebRtcLimits | None = None,
     ):
         self.hub = hub
         self.bus = bus or EventBus()
@@ -50,6 +53,7 @@ class MediaOutputs:
             window=hls_window,
             linger=hls_linger,
         )
+        self.webrtc = WebRtcPeers(hub, self.limits, webrtc or WebRtcLimits())
 
     async def snapshot(self, camera_id: int) -> bytes:
         return await self.snapshots.snapshot(camera_id)
@@ -78,10 +82,12 @@ class MediaOutputs:
             self._events = None
         await self.hls.stop()
         await self.mjpeg_feeds.stop()
+        await self.webrtc.stop()
 
     def status(self) -> dict[str, Any]:
         return {
             "hls": self.hls.status(),
             "mjpeg": self.mjpeg_feeds.status(),
             "snapshots": self.snapshots.status(),
+            "webrtc": self.webrtc.status(),
         }
