@@ -26,6 +26,7 @@ from fakecloud.frontdoor.part import FrontDoorPart
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
 from fakecloud.media.viewer import CameraViewer
+from fakecloud.onvif.part import OnvifPart
 from fakecloud.relay.part import RelayPart
 from fakecloud.runtime import Runtime
 from fakecloud.sim.demo_part import DemoPart
@@ -113,6 +114,8 @@ def build_runtime(settings: Settings) -> Runtime:
         extra_hosts=settings.extra_listening_hosts,
     )
     runtime.parts.append(door)
+    if settings.onvif_enabled:
+        runtime.parts.append(OnvifPart(settings, store, bus, budget=budget))
     return runtime
 
 
