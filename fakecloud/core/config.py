@@ -158,7 +158,10 @@ class Settings(BaseSettings):
     # ONVIF Profile S devices (issue 10; docs/onvif.md).
     onvif_enabled: bool = Field(False, description="an ONVIF device per owned camera")
     onvif_port_base: int = Field(
-        8900, ge=0, le=65535, description="camera N's ONVIF port is this plus N; 0: any free port"
+        8900,
+        ge=0,
+        le=65535,
+        description="first camera's ONVIF port; each keeps the next free one; 0: any",
     )
     onvif_discovery_port: int = Field(
         3702, ge=0, le=65535, description="WS-Discovery (UDP, multicast); 0: off"

@@ -2,8 +2,8 @@
 
 Why a port per camera: ONVIF clients find a device's services from its device service, whose
 address they build as http://HOST:PORT/onvif/device_service (python-onvif-zeep, which Home
-Assistant uses, hard-codes that path), and NVRs key a device by host and port. So camera N is
-served at FAKECLOUD_ONVIF_PORT_BASE + N."""
+Assistant uses, hard-codes that path), and NVRs key a device by host and port. So each camera
+gets a port of its own from FAKECLOUD_ONVIF_PORT_BASE up, and keeps it (fakecloud.onvif.ports)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from fakecloud.onvif.device import OnvifDevice
 from fakecloud.onvif.device_service import scopes
 from fakecloud.onvif.discovery import DiscoveryResponder, open_responder
 from fakecloud.onvif.discovery_codec import Endpoint
+from fakecloud.onvif.ports import PortBook
 from fakecloud.onvif.service import OnvifService
 from fakecloud.store.models import Camera
 from fakecloud.store.protocol import CameraStore
@@ -53,6 +54,7 @@ class OnvifPart:
         self.bus = bus
         self.budget = budget
         self.http_port = http_port or settings.http_port
+        self.ports = PortBook(settings.data_dir, settings.onvif_port_base)
         self.listeners: dict[int, HttpPart] = {}  # camera id -> its listener
         self.devices: dict[int, OnvifDevice] = {}  # camera id -> as last read
         self._camera_at_port: dict[int, int] = {}
@@ -124,10 +126,9 @@ class OnvifPart:
         async with self._lock:
             if camera.owner is None or camera.id in self.listeners or self._protocols is None:
                 return
-            base = self.settings.onvif_port_base
-            port = base + camera.id if base else 0
-            if port > 65535:
-                log.warning("ONVIF: camera %d would need port %d; not served", camera.id, port)
+            port = self.ports.port_for(camera.id) if self.settings.onvif_port_base else 0
+            if port is None:
+                log.warning("ONVIF: no free port left for camera %d; not served", camera.id)
                 return
             listener = HttpPart(
                 self._protocols,
