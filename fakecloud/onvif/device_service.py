@@ -80,7 +80,7 @@ def get_capabilities(device: OnvifDevice, request: SoapRequest) -> etree._Elemen
 
 def get_services(device: OnvifDevice, request: SoapRequest) -> etree._Element:
     def service(namespace: str, xaddr: str) -> etree._Element:
-        version = node("tt:Version", node("tt:Major", "2"), node("tt:Minor", "0"))
+        version = node("tds:Version", node("tt:Major", "2"), node("tt:Minor", "0"))
         return node(
             "tds:Service", node("tds:Namespace", namespace), node("tds:XAddr", xaddr), version
         )

@@ -17,10 +17,12 @@ def _resolution(device: OnvifDevice) -> etree._Element:
     )
 
 
-def _source_configuration(device: OnvifDevice) -> etree._Element:
+def _source_configuration(
+    device: OnvifDevice, element: str = "tt:VideoSourceConfiguration"
+) -> etree._Element:
     bounds = {"x": "0", "y": "0", "width": str(device.width), "height": str(device.height)}
     return node(
-        "tt:VideoSourceConfiguration",
+        element,
         node("tt:Name", "video source"),
         node("tt:UseCount", "1"),
         node("tt:SourceToken", VIDEO_SOURCE_TOKEN),
@@ -29,7 +31,9 @@ def _source_configuration(device: OnvifDevice) -> etree._Element:
     )
 
 
-def _encoder_configuration(device: OnvifDevice) -> etree._Element:
+def _encoder_configuration(
+    device: OnvifDevice, element: str = "tt:VideoEncoderConfiguration"
+) -> etree._Element:
     rate = node(
         "tt:RateControl",
         node("tt:FrameRateLimit", str(device.fps)),
@@ -44,7 +48,7 @@ def _encoder_configuration(device: OnvifDevice) -> etree._Element:
         node("tt:AutoStart", "false"),
     )
     return node(
-        "tt:VideoEncoderConfiguration",
+        element,
         node("tt:Name", "H.264 passthrough"),
         node("tt:UseCount", "1"),
         node("tt:Encoding", "H264"),
@@ -117,14 +121,12 @@ def get_video_sources(device: OnvifDevice, request: SoapRequest) -> etree._Eleme
 
 
 def get_video_source_configurations(device: OnvifDevice, request: SoapRequest) -> etree._Element:
-    configuration = _source_configuration(device)
-    configuration.tag = f"{{{TRT}}}Configurations"
+    configuration = _source_configuration(device, "trt:Configurations")
     return node("trt:GetVideoSourceConfigurationsResponse", configuration)
 
 
 def get_video_encoder_configurations(device: OnvifDevice, request: SoapRequest) -> etree._Element:
-    configuration = _encoder_configuration(device)
-    configuration.tag = f"{{{TRT}}}Configurations"
+    configuration = _encoder_configuration(device, "trt:Configurations")
     return node("trt:GetVideoEncoderConfigurationsResponse", configuration)
 
 
