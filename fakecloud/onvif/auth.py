@@ -2,12 +2,12 @@
 
 Security consideration: PasswordDigest (base64(sha1(nonce + created + password))) needs the
 password in plain text on the server, and fakecloud keeps only scrypt hashes of passwords and
-SHA-256 hashes of tokens. So each account has an ONVIF password of its own, derived as
-HMAC-SHA256(onvif.key, account id + login) from a random key in the data folder (0600): nothing
-per account is stored, `fakecloud onvif password LOGIN` prints it, removing and re-adding an
-account changes it, and deleting onvif.key changes every one. PasswordText also accepts the
-account's password (scrypt, under the login limits) or an access token. Digests are accepted
-for FRESHNESS_SECONDS around our clock, and a nonce only once in that window (no replay).
+SHA-256 hashes of tokens. So each account has an ONVIF password of its own: HMAC-SHA256 of the
+account's id, login and creation time under a random key in the data folder (onvif.key, 0600).
+Nothing per account is stored; `fakecloud onvif password LOGIN` prints it; an account removed
+and added again gets a new one; deleting onvif.key changes every one. PasswordText also takes
+the account's password (scrypt, under the login limits) or an access token. A digest is taken
+within FRESHNESS_SECONDS of our clock, and its nonce only once in that window (no replay).
 """
 
 from __future__ import annotations
@@ -55,7 +55,10 @@ def load_key(data_dir: Path) -> bytes:
 
 def onvif_password(key: bytes, account: Account) -> str:
     """The account's ONVIF password (what PasswordDigest is computed with)."""
-    mac = hmac.new(key, f"onvif-password:{account.id}:{account.login}".encode(), hashlib.sha256)
+    # The account's creation time too: a login removed and added again gets a new password.
+    made = account.created.isoformat()
+    identity = f"onvif-password:{account.id}:{account.login}:{account.alias}:{made}"
+    mac = hmac.new(key, identity.encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(mac.digest()[:18]).decode("ascii")
 
 

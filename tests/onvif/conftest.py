@@ -15,6 +15,7 @@ from fakecloud.onvif.part import OnvifPart
 from fakecloud.store.async_store import AsyncStore
 from fakecloud.store.models import Camera
 from fakecloud.store.store import Store
+from tests.store.conftest import FAST_HASHER
 
 LOGIN, PASSWORD = "alice", "correct horse battery"
 MAC = "94:10:3e:00:00:01"
@@ -49,7 +50,7 @@ def onvif_settings(settings: Settings) -> Settings:
 @pytest.fixture
 async def onvif(onvif_settings: Settings) -> AsyncIterator[Onvif]:
     onvif_settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = AsyncStore(Store(onvif_settings.database_path))
+    store = AsyncStore(Store(onvif_settings.database_path, hasher=FAST_HASHER))
     try:
         account = await store.add_account(LOGIN, PASSWORD)
         camera = await store.upsert_camera(mac=MAC, owner=LOGIN, name="Porch")
