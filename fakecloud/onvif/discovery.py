@@ -17,7 +17,7 @@ import struct
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from fakecloud.core.config import address_in
 from fakecloud.core.rates import KeyedTokenBuckets, TokenBucket
@@ -56,8 +56,8 @@ class DiscoveryResponder(asyncio.DatagramProtocol):
         return self._instance, self._number
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        # A datagram endpoint's transport (Python 3.11's is not a DatagramTransport subclass).
+        self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         source = str(addr[0])
@@ -78,12 +78,11 @@ class DiscoveryResponder(asyncio.DatagramProtocol):
                 self._transport.sendto(probe_matches(probe, endpoint, self._sequence()), addr)
                 self.counters["matches_sent"] += 1
 
-    def announce(self, port: int) -> None:
-        """Multicast a Hello for every camera (clients listening learn of them at once)."""
-        if self._transport is None:
-            return
+    def announce(self, transport: asyncio.DatagramTransport, port: int) -> None:
+        """Multicast a Hello for every camera (clients listening learn of them at once). The
+        transport is passed in: asyncio tells the protocol of it only on the next loop turn."""
         for endpoint in self.endpoints():
-            self._transport.sendto(hello(endpoint, self._sequence()), (MULTICAST_GROUP, port))
+            transport.sendto(hello(endpoint, self._sequence()), (MULTICAST_GROUP, port))
             self.counters["hellos_sent"] += 1
 
 

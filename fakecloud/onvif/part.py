@@ -83,7 +83,7 @@ class OnvifPart:
                 self.endpoints,
                 self.settings.allowed_networks(),
             )
-            self.responder.announce(self.settings.onvif_discovery_port)
+            self.responder.announce(self._discovery, self.settings.onvif_discovery_port)
 
     async def stop(self) -> None:
         if self._presence is not None:
