@@ -44,7 +44,6 @@ async def responder(data_dir: Path) -> None:
         onvif_port_base=0,
         onvif_discovery_port=DISCOVERY_PORT,
     )
-    data_dir.mkdir(parents=True, exist_ok=True)
     store = AsyncStore(Store(settings.database_path, hasher=FAST_HASHER))
     await store.add_account("alice", "correct horse battery")
     for index, mac in enumerate(MACS):
@@ -106,6 +105,7 @@ def probe(count: int, probes: int = 1, to: str = MULTICAST_GROUP) -> None:
 if __name__ == "__main__":
     role = sys.argv[1]
     if role == "responder":
+        Path(sys.argv[2]).mkdir(parents=True, exist_ok=True)
         asyncio.run(responder(Path(sys.argv[2])))
     elif role == "hello":
         hello()
