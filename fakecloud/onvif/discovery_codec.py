@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-SOAP_ENV = "http://www.w3.org/2003/05/soap-envelope"
+from fakecloud.onvif.soap import SOAP_ENV, parse_untrusted
+
 WSA = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
 WSD = "http://schemas.xmlsoap.org/ws/2005/04/discovery"
 DN = "http://www.onvif.org/ver10/network/wsdl"
@@ -30,7 +31,6 @@ _TYPES_TEXT = "dn:NetworkVideoTransmitter tds:Device"
 MAX_PROBE_BYTES = 8192
 MAX_LIST_ITEMS = 32
 _MAX_ID_CHARS = 256
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
 class DiscoveryError(ValueError):
@@ -56,11 +56,8 @@ class Endpoint:
 def parse_probe(data: bytes) -> Probe:
     if len(data) > MAX_PROBE_BYTES:
         raise DiscoveryError("datagram too large")
-    try:
-        root = etree.fromstring(data, _PARSER)
-    except (etree.XMLSyntaxError, ValueError) as error:
-        raise DiscoveryError("not well-formed XML") from error
-    if root.getroottree().docinfo.doctype or root.tag != f"{{{SOAP_ENV}}}Envelope":
+    root = _parse(data)
+    if root.tag != f"{{{SOAP_ENV}}}Envelope":
         raise DiscoveryError("not a SOAP 1.2 envelope")
     if _text(root.find(f"{{{SOAP_ENV}}}Header/{{{WSA}}}Action")) != PROBE_ACTION:
         raise DiscoveryError("not a Probe")
@@ -74,6 +71,13 @@ def parse_probe(data: bytes) -> Probe:
     scopes = tuple(_items(probe.find(f"{{{WSD}}}Scopes")))
     types = frozenset(_qname(types_node, item) for item in _items(types_node))
     return Probe(message_id, types, scopes)
+
+
+def _parse(data: bytes) -> etree._Element:
+    try:
+        return parse_untrusted(data)
+    except ValueError as error:
+        raise DiscoveryError(str(error)) from None
 
 
 def _text(element: etree._Element | None) -> str:
@@ -185,10 +189,7 @@ class ProbeMatch:
 
 def parse_probe_matches(data: bytes) -> list[ProbeMatch]:
     """The matches a ProbeMatches message carries (what a client reads; tests use it)."""
-    try:
-        root = etree.fromstring(data, _PARSER)
-    except (etree.XMLSyntaxError, ValueError) as error:
-        raise DiscoveryError("not well-formed XML") from error
+    root = _parse(data)
     relates_to = _text(root.find(f"{{{SOAP_ENV}}}Header/{{{WSA}}}RelatesTo"))
     return [
         ProbeMatch(
