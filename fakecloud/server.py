@@ -92,15 +92,14 @@ def build_runtime(settings: Settings) -> Runtime:
     if settings.dns_enabled:
         runtime.parts.append(DnsPart(settings, runtime.catalogue, capture))
     runtime.parts += [hub, outputs, relay, broker, viewer]
-    runtime.parts.append(
-        HttpPart(
-            http,
-            settings.bind_address,
-            settings.http_port,
-            max_connections=settings.http_max_connections,
-            budget=budget,
-        )
+    web = HttpPart(
+        http,
+        settings.bind_address,
+        settings.http_port,
+        max_connections=settings.http_max_connections,
+        budget=budget,
     )
+    runtime.parts.append(web)
     door = FrontDoorPart(
         settings.bind_address,
         settings.listening_ports,
@@ -115,7 +114,9 @@ def build_runtime(settings: Settings) -> Runtime:
     )
     runtime.parts.append(door)
     if settings.onvif_enabled:
-        runtime.parts.append(OnvifPart(settings, store, bus, budget=budget))
+        # The HTTP port as bound (the snapshot URL names it; 0 in settings means "any").
+        onvif = OnvifPart(settings, store, bus, budget=budget, http_port=lambda: web.port)
+        runtime.parts.append(onvif)
     return runtime
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fakecloud.core.config import Settings
@@ -47,13 +48,13 @@ class OnvifPart:
         bus: EventBus,
         *,
         budget: ConnectionBudget | None = None,
-        http_port: int | None = None,
+        http_port: Callable[[], int] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.bus = bus
         self.budget = budget
-        self.http_port = http_port or settings.http_port
+        self.http_port = http_port or (lambda: settings.http_port)
         self.ports = PortBook(settings.data_dir, settings.onvif_port_base)
         self.listeners: dict[int, HttpPart] = {}  # camera id -> its listener
         self.devices: dict[int, OnvifDevice] = {}  # camera id -> as last read
@@ -118,7 +119,7 @@ class OnvifPart:
             host=self.settings.effective_announce_address,
             port=port,
             rtsp_port=self.settings.rtsp_port,
-            http_port=self.http_port,
+            http_port=self.http_port(),
         )
 
     async def _serve(self, camera: Camera) -> None:
@@ -136,6 +137,7 @@ class OnvifPart:
                 port,
                 max_connections=CONNECTIONS_PER_DEVICE,
                 budget=self.budget,
+                serves=f"ONVIF device of camera {camera.id}",
             )
             listener.name = f"onvif-{camera.id}"
             try:
@@ -146,9 +148,6 @@ class OnvifPart:
             self.listeners[camera.id] = listener
             self._camera_at_port[listener.port] = camera.id
             self.devices[camera.id] = self._device(camera, listener.port)
-            log.info(
-                "ONVIF device for camera %d at %s", camera.id, self.devices[camera.id].device_xaddr
-            )
 
     async def device_at(self, port: int) -> OnvifDevice | None:
         """The device a local port serves, read afresh (its owner or name may have changed)."""

@@ -54,7 +54,7 @@ async def onvif(onvif_settings: Settings) -> AsyncIterator[Onvif]:
     try:
         account = await store.add_account(LOGIN, PASSWORD)
         camera = await store.upsert_camera(mac=MAC, owner=LOGIN, name="Porch")
-        part = OnvifPart(onvif_settings, store, EventBus(), http_port=HTTP_PORT)
+        part = OnvifPart(onvif_settings, store, EventBus(), http_port=lambda: HTTP_PORT)
         await part.start()
         try:
             secret = onvif_password(load_key(onvif_settings.data_dir), account)
