@@ -2,7 +2,7 @@
 each camera's ProbeMatch, and multicast a Hello for each camera when it starts.
 
 Security consideration: a UDP answer to a forged source address is an amplification vector
-(a 300-byte probe draws a ProbeMatch of about 900 bytes per camera). So: only Probes are
+(a probe of a few hundred bytes draws a 1.3 KB ProbeMatch per camera). So: only Probes are
 answered, only from the allowed networks (FAKECLOUD_DNS_ALLOWED_NETWORKS, the LAN's private
 ranges), at most PROBES_PER_SOURCE a second from one address and PROBES_PER_SECOND in all,
 and datagrams over MAX_PROBE_BYTES are not parsed. IPv4 only (what NVRs probe)."""

@@ -64,6 +64,7 @@ class OnvifPart:
         self._discovery: asyncio.DatagramTransport | None = None
         self.responder: DiscoveryResponder | None = None
         self._lock = asyncio.Lock()
+        self._served = asyncio.Condition()  # told whenever a camera's device starts
 
     async def start(self) -> None:
         checker = TokenChecker(self.store, load_key(self.settings.data_dir))
@@ -148,6 +149,14 @@ class OnvifPart:
             self.listeners[camera.id] = listener
             self._camera_at_port[listener.port] = camera.id
             self.devices[camera.id] = self._device(camera, listener.port)
+        async with self._served:
+            self._served.notify_all()
+
+    async def serving(self, camera_id: int) -> OnvifDevice:
+        """The camera's device, once it is served (wrap in a timeout)."""
+        async with self._served:
+            await self._served.wait_for(lambda: camera_id in self.devices)
+        return self.devices[camera_id]
 
     async def device_at(self, port: int) -> OnvifDevice | None:
         """The device a local port serves, read afresh (its owner or name may have changed)."""

@@ -11,6 +11,7 @@ from onvif import ONVIFCamera
 
 from fakecloud.core.config import Settings
 from fakecloud.onvif.auth import load_key, onvif_password
+from fakecloud.onvif.part import OnvifPart
 from tests.media.test_viewer_e2e import OWNER, PASSWORD, WITHIN, online, running_cloud
 from tests.onvif.conftest import UNTRUSTED_LOOPBACK
 
@@ -24,11 +25,9 @@ async def test_a_camera_that_logs_in_is_an_onvif_device(settings: Settings) -> N
     }
     async with running_cloud(settings, **changes) as cloud, online(cloud.camera(0)) as camera:
         part = cloud.runtime.part("onvif")
-        assert part is not None and camera.camera_id is not None
+        assert isinstance(part, OnvifPart) and camera.camera_id is not None
         async with asyncio.timeout(WITHIN):
-            while camera.camera_id not in part.devices:  # type: ignore[attr-defined]  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
-        port = part.devices[camera.camera_id].port  # type: ignore[attr-defined]
+            port = (await part.serving(camera.camera_id)).port
         account = await cloud.runtime.services.store.get_account(OWNER)  # type: ignore[union-attr]
         assert account is not None
         secret = onvif_password(load_key(cloud.runtime.settings.data_dir), account)

@@ -90,9 +90,7 @@ async def test_a_camera_paired_later_gets_its_device(onvif: Onvif) -> None:
     assert later.id not in onvif.part.devices
     onvif.part.bus.publish(CameraOnline(later.id, LOGIN, "127.0.0.1"))
     async with asyncio.timeout(WITHIN):
-        while later.id not in onvif.part.devices:  # noqa: ASYNC110 - the part's own state
-            await asyncio.sleep(0.01)
-    port = onvif.part.devices[later.id].port
+        port = (await onvif.part.serving(later.id)).port
     assert port != onvif.port
     async with client(port, LOGIN, onvif.onvif_password) as camera:
         info = await (await camera.create_devicemgmt_service()).GetDeviceInformation()
