@@ -65,14 +65,10 @@ def onvif_password(key: bytes, account: Account) -> str:
 class TokenChecker:
     """Checks UsernameTokens; one per ONVIF part (it holds the replay window)."""
 
-    def __init__(self, store: CameraStore, key: bytes, clock: float | None = None) -> None:
+    def __init__(self, store: CameraStore, key: bytes) -> None:
         self.store = store
         self.key = key
-        self._fixed_clock = clock
         self._nonces: OrderedDict[bytes, float] = OrderedDict()
-
-    def _now(self) -> float:
-        return self._fixed_clock if self._fixed_clock is not None else time.time()
 
     async def account_for(self, token: UsernameToken, client: str | None) -> Account:
         """The account the token proves, or the NotAuthorized fault."""
@@ -106,7 +102,7 @@ class TokenChecker:
             raise not_authorized() from None
         if created.tzinfo is None:
             created = created.replace(tzinfo=UTC)
-        now = self._now()
+        now = time.time()
         if abs(created.timestamp() - now) > FRESHNESS_SECONDS or not token.nonce:
             raise not_authorized()
         while self._nonces and next(iter(self._nonces.values())) < now - 2 * FRESHNESS_SECONDS:

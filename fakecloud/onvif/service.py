@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fakecloud.core.config import address_in
@@ -34,7 +33,6 @@ SERVICES: dict[str, tuple[str, dict[str, Operation]]] = {
     "media_service": (NAMESPACES["trt"], media_service.OPERATIONS),
 }
 
-DeviceLookup = Callable[[], Awaitable[OnvifDevice | None]]
 Networks = list[ipaddress.IPv4Network | ipaddress.IPv6Network]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from lxml import etree
@@ -157,10 +156,6 @@ def node(
         else:
             element.append(child)
     return element
-
-
-def nodes(qname: str, texts: Iterable[str]) -> list[etree._Element]:
-    return [node(qname, text) for text in texts]
 
 
 def _expand(qname: str) -> str:
