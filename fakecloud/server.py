@@ -27,6 +27,7 @@ from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
 from fakecloud.media.outputs.webrtc import WebRtcLimits
 from fakecloud.media.viewer import CameraViewer
+from fakecloud.onvif.part import OnvifPart
 from fakecloud.relay.part import RelayPart
 from fakecloud.runtime import Runtime
 from fakecloud.sim.demo_part import DemoPart
@@ -98,15 +99,14 @@ def build_runtime(settings: Settings) -> Runtime:
     if settings.dns_enabled:
         runtime.parts.append(DnsPart(settings, runtime.catalogue, capture))
     runtime.parts += [hub, outputs, relay, broker, viewer]
-    runtime.parts.append(
-        HttpPart(
-            http,
-            settings.bind_address,
-            settings.http_port,
-            max_connections=settings.http_max_connections,
-            budget=budget,
-        )
+    web = HttpPart(
+        http,
+        settings.bind_address,
+        settings.http_port,
+        max_connections=settings.http_max_connections,
+        budget=budget,
     )
+    runtime.parts.append(web)
     door = FrontDoorPart(
         settings.bind_address,
         settings.listening_ports,
@@ -120,6 +120,10 @@ def build_runtime(settings: Settings) -> Runtime:
         extra_hosts=settings.extra_listening_hosts,
     )
     runtime.parts.append(door)
+    if settings.onvif_enabled:
+        # The HTTP port as bound (the snapshot URL names it; 0 in settings means "any").
+        onvif = OnvifPart(settings, store, bus, budget=budget, http_port=lambda: web.port)
+        runtime.parts.append(onvif)
     return runtime
 
 

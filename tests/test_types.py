@@ -20,6 +20,7 @@ STRICTLY_TYPED = [
     "fakecloud/store",
     "fakecloud/broker",
     "fakecloud/cli",
+    "fakecloud/onvif",
     "fakecloud/runtime.py",
     "fakecloud/server.py",
 ]

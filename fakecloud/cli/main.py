@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "certs",
     "account",
     "camera",
+    "onvif",
     "pair",
     "captures",
     "sim",

@@ -162,6 +162,18 @@ class Settings(BaseSettings):
     session_flood_frames: int = Field(
         5000, ge=1, description="frames dropped over the rate after which a session is closed"
     )
+    rtsp_port: int = Field(8554, ge=0, le=65535, description="RTSP server (rtsp://HOST:PORT/ID)")
+    # ONVIF Profile S devices (issue 10; docs/onvif.md).
+    onvif_enabled: bool = Field(False, description="an ONVIF device per owned camera")
+    onvif_port_base: int = Field(
+        8900,
+        ge=0,
+        le=65535,
+        description="first camera's ONVIF port; each keeps the next free one; 0: any",
+    )
+    onvif_discovery_port: int = Field(
+        3702, ge=0, le=65535, description="WS-Discovery (UDP, multicast); 0: off"
+    )
     # DNS and capture hardening (issue 8).
     dns_tcp_connection_seconds: float = Field(
         30.0, gt=0, le=600, description="longest a DNS-over-TCP connection may stay open"

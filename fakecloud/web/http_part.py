@@ -28,8 +28,10 @@ class HttpPart:
         *,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         budget: ConnectionBudget | None = None,
+        serves: str = "dashboard and REST API",
     ):
         self.protocols = protocols
+        self.serves = serves  # what the start-up log line says is on the port
         self.host = host
         self.port = port
         # Security consideration: the HTTP port has its own cap besides the process-wide budget
@@ -58,7 +60,7 @@ class HttpPart:
                 f"cannot listen for HTTP on {self.host}:{self.port}: {error.strerror}"
             ) from None
         self.port = self._server.sockets[0].getsockname()[1]
-        log.info("dashboard and REST API on http://%s:%d/", self.host, self.port)
+        log.info("%s on http://%s:%d/", self.serves, self.host, self.port)
 
     async def stop(self) -> None:
         if self._server:
