@@ -11,7 +11,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fakecloud.core.errors import UserError
-from fakecloud.store.core import CAMERA_SELECT, StoreCore, camera_from_row
+from fakecloud.store.core import (
+    CAMERA_RETURNING,
+    CAMERA_SELECT,
+    StoreCore,
+    camera_from_returned,
+    camera_from_row,
+)
 from fakecloud.store.models import Camera, check_name, encode_json_object, normalise_mac, utc_now
 
 CAMERA_ID_LIMIT = 2**40
@@ -23,10 +29,18 @@ _PRUNE_PENDING = (
 )
 MAX_PAIRING_MINUTES = 24 * 60
 # A camera's cloud alias follows its owner: `<account alias>:<MAC>`, the bare MAC when unowned.
+_ALIAS_RULE = (
+    "COALESCE((SELECT a.alias FROM accounts a WHERE a.id = {owner}) || ':' || {mac}, {mac})"
+)
 _REFRESH_CAMERA_ALIAS = (
-    "UPDATE cameras SET alias = COALESCE("
-    "(SELECT a.alias FROM accounts a WHERE a.id = cameras.owner_id) || ':' || mac, mac)"
+    f"UPDATE cameras SET alias = {_ALIAS_RULE.format(owner='cameras.owner_id', mac='mac')}"
     " WHERE id = ?"
+)
+# One statement makes a camera as it will stay, and returns it: no update, no read after it.
+_INSERT_CAMERA = (
+    "INSERT INTO cameras (id, alias, mac, p2p_key, created, owner_id, reported_alias, name,"
+    f" identity_hash) VALUES (:id, {_ALIAS_RULE.format(owner=':owner_id', mac=':mac')}, :mac,"
+    f" :p2p_key, :created, :owner_id, :reported_alias, :name, :identity_hash) {CAMERA_RETURNING}"
 )
 
 
@@ -54,35 +68,58 @@ class CameraRows(StoreCore):
             known, reported_alias=reported_alias, owner=owner, name=name
         ):
             return known
-        owner_id = self._require_account(owner).id if owner is not None else None
+        account = self._require_account(owner) if owner is not None else None
+        owner_id = account.id if account is not None else None
         with self._transaction() as db:
             # Looked up inside the write transaction, so two writers cannot both create it.
             existing = self.find_camera(mac=mac, alias=reported_alias)
-            camera_id = self._insert_camera(db, mac) if existing is None else existing.id
+            if existing is None:
+                return self._insert_camera(
+                    db,
+                    mac,
+                    owner=None if account is None else (account.id, account.login),
+                    reported_alias=reported_alias,
+                    name=name,
+                )
             db.execute(
                 "UPDATE cameras SET reported_alias = COALESCE(?, reported_alias),"
                 " owner_id = COALESCE(?, owner_id), name = COALESCE(?, name) WHERE id = ?",
-                (reported_alias, owner_id, name, camera_id),
+                (reported_alias, owner_id, name, existing.id),
             )
-            db.execute(_REFRESH_CAMERA_ALIAS, (camera_id,))
-        camera = self.get_camera(camera_id)
+            db.execute(_REFRESH_CAMERA_ALIAS, (existing.id,))
+        camera = self.get_camera(existing.id)
         assert camera is not None
         return camera
 
-    def _insert_camera(self, db: sqlite3.Connection, mac: str) -> int:
+    def _insert_camera(
+        self,
+        db: sqlite3.Connection,
+        mac: str,
+        *,
+        owner: tuple[int, str] | None = None,
+        reported_alias: str | None = None,
+        name: str | None = None,
+        identity_hash: str | None = None,
+    ) -> Camera:
+        """A new camera row; `owner` is the account's (id, login)."""
+        values: dict[str, Any] = {
+            "mac": mac,
+            "created": utc_now().isoformat(),
+            "owner_id": None if owner is None else owner[0],
+            "reported_alias": reported_alias,
+            "name": name,
+            "identity_hash": identity_hash,
+        }
         # Ids are random (not 1, 2, 3...) because they appear in URLs and CX_DSTID: guessing a
         # neighbour's id should not be that easy. Collisions below 2**40 are rare; retry a few.
         for _ in range(8):
-            camera_id = secrets.randbelow(CAMERA_ID_LIMIT - 1) + 1
-            key = random_text(P2P_KEY_LENGTH, _P2P_KEY_ALPHABET)
+            values["id"] = secrets.randbelow(CAMERA_ID_LIMIT - 1) + 1
+            values["p2p_key"] = random_text(P2P_KEY_LENGTH, _P2P_KEY_ALPHABET)
             try:
-                db.execute(
-                    "INSERT INTO cameras (id, alias, mac, p2p_key, created) VALUES (?, ?, ?, ?, ?)",
-                    (camera_id, mac, mac, key, utc_now().isoformat()),
-                )
+                row = db.execute(_INSERT_CAMERA, values).fetchone()
             except sqlite3.IntegrityError:
                 continue
-            return camera_id
+            return camera_from_returned(row, None if owner is None else owner[1])
         raise UserError("could not find a free camera id")
 
     def add_pending_camera(
@@ -96,13 +133,14 @@ class CameraRows(StoreCore):
             existing = self.find_camera(mac=mac, alias=reported_alias)
             if existing is not None:
                 return existing
-            camera_id = self._insert_camera(db, mac)
-            db.execute(
-                "UPDATE cameras SET reported_alias = ?, identity_hash = ? WHERE id = ?",
-                (reported_alias, _identity_hash(mac, identity_secret), camera_id),
+            created = self._insert_camera(
+                db,
+                mac,
+                reported_alias=reported_alias,
+                identity_hash=_identity_hash(mac, identity_secret),
             )
             db.execute(_PRUNE_PENDING, (self._max_pending_cameras,))
-        camera = self.get_camera(camera_id)
+        camera = self.get_camera(created.id)  # unless the cap dropped it at once
         if camera is None:
             raise UserError(f"camera {mac} was dropped at once (pending cap 0)")
         return camera

@@ -27,6 +27,9 @@ _CAMERA_COLUMNS = (
 # and most recently seen (an attacker's flood pushes out its own records first).
 MAX_PENDING_CAMERAS = 100
 ACCOUNT_COLUMNS = "id, login, created, alias"
+# A camera's columns as an INSERT ... RETURNING gives them, which cannot join: the owner's login
+# (NULL here) is filled in by `camera_from_returned`.
+CAMERA_RETURNING = "RETURNING " + _CAMERA_COLUMNS.replace("a.login", "NULL").replace("c.", "")
 CAMERA_SELECT = f"SELECT {_CAMERA_COLUMNS} FROM cameras c LEFT JOIN accounts a ON a.id = c.owner_id"
 # find_camera's order in one query (a camera's login asks it, and mostly misses on the alias):
 # the MAC, else the cloud alias, else the reported alias; the most recently seen first.
@@ -223,6 +226,11 @@ def parse_optional_time(text: str | None) -> datetime | None:
 
 def account_from_row(row: tuple[Any, ...]) -> Account:
     return Account(id=row[0], login=row[1], created=parse_time(row[2]), alias=row[3])
+
+
+def camera_from_returned(row: tuple[Any, ...], owner: str | None) -> Camera:
+    """A camera from CAMERA_RETURNING's columns and its owner's login."""
+    return camera_from_row((*row[:4], owner, *row[5:]))
 
 
 def camera_from_row(row: tuple[Any, ...]) -> Camera:
