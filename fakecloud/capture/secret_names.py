@@ -4,6 +4,7 @@ pseudonyms (redact.py) and the web request recorder."""
 
 from __future__ import annotations
 
+import functools
 import re
 from enum import StrEnum
 
@@ -25,6 +26,10 @@ PASSWORD_WORDS = ("pass", "pwd", "secret", "authorization")
 TOKEN_WORDS = ("token", "cookie")
 
 
+# Every captured record asks this of each of its field names, and the names repeat (a camera
+# login's record asked it 20 times, a third of the record's cost); bounded, since names come
+# from the network.
+@functools.lru_cache(maxsize=4096)
 def classify_key(name: str) -> Category | None:
     """Which kind of secret a field or key with this name holds, if any."""
     key = name.casefold()
