@@ -25,6 +25,8 @@ from fakecloud.frontdoor.budgets import (
 from fakecloud.frontdoor.part import FrontDoorPart
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
+from fakecloud.media.rtsp.access import RtspAccess
+from fakecloud.media.rtsp.server import RtspPart
 from fakecloud.media.viewer import CameraViewer
 from fakecloud.relay.part import RelayPart
 from fakecloud.runtime import Runtime
@@ -91,6 +93,17 @@ def build_runtime(settings: Settings) -> Runtime:
     if settings.dns_enabled:
         runtime.parts.append(DnsPart(settings, runtime.catalogue, capture))
     runtime.parts += [hub, outputs, relay, broker, viewer]
+    if settings.rtsp_enabled:
+        access = RtspAccess(settings, store, hub)
+        runtime.parts.append(
+            RtspPart(
+                settings.bind_address,
+                settings.rtsp_port,
+                hub,
+                access,
+                video_timeout=settings.video_timeout,
+            )
+        )
     runtime.parts.append(
         HttpPart(
             http,

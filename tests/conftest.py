@@ -43,6 +43,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
         dns_port=0,
         http_port=0,
         relay_port=0,
+        rtsp_port=0,
         cloud_ports=[],
         dns_upstreams=[],
     )
