@@ -54,7 +54,7 @@ class RtspPart:
         self.failure: str | None = None
         self.udp: UdpPorts | None = None
         self._server: asyncio.Server | None = None
-        self._connections: set[RtspConnection] = set()
+        self.connections: set[RtspConnection] = set()  # open ones, read by status and tests
 
     # -- Part -------------------------------------------------------------------------------
 
@@ -82,7 +82,7 @@ class RtspPart:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-        for connection in list(self._connections):
+        for connection in list(self.connections):
             await connection.close()
         if self._server is not None:
             await self._server.wait_closed()
@@ -97,20 +97,20 @@ class RtspPart:
             "address": f"{self.host}:{self.port}",
             "error": self.failure,
             "udp_ports": list(self.udp.ports) if self.udp else None,
-            "clients": len(self._connections),
-            "playing": sum(1 for c in self._connections if c.session and c.session.playing),
+            "clients": len(self.connections),
+            "playing": sum(1 for c in self.connections if c.session and c.session.playing),
             "counters": dict(self.counters),
         }
 
     # -- connections ------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._connections) >= self.max_clients:
+        if len(self.connections) >= self.max_clients:
             self.counters["refused_full"] += 1
             writer.close()
             return
         connection = RtspConnection(writer, self.udp, self.counters)
-        self._connections.add(connection)
+        self.connections.add(connection)
         self.counters["connections"] += 1
         messages = RtspReader()
         try:
@@ -135,12 +135,12 @@ class RtspPart:
         except ConnectionError:
             pass
         finally:
-            self._connections.discard(connection)
+            self.connections.discard(connection)
             await connection.close()
 
     def _heard_rtcp(self, address: tuple[str, int]) -> None:
         """A UDP client's receiver report keeps its session alive (RFC 2326 §12.37)."""
-        for connection in self._connections:
+        for connection in self.connections:
             if connection.sends_to(address):
                 connection.heard()
 
