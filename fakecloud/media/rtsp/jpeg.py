@@ -135,7 +135,7 @@ def jpeg_payloads(picture: bytes, max_payload: int = DEFAULT_MAX_PAYLOAD) -> lis
     if scan.restart_interval:
         restart = _RESTART_HEADER.pack(scan.restart_interval, 0xFFFF)  # F=1, L=1, count 0x3FFF
     quantisation = _QUANT_HEADER.pack(0, 0, len(scan.tables)) + scan.tables
-    payloads = []
+    payloads: list[bytes] = []
     offset = 0
     while offset < len(scan.scan) or not payloads:
         header = _MAIN_HEADER.pack(

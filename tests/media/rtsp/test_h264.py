@@ -1,0 +1,33 @@
+"""aiortc's RFC 6184 packetiser on real access units: payload kinds, sizes, and a lossless trip."""
+
+from __future__ import annotations
+
+from aiortc.codecs.h264 import h264_depayload
+
+from fakecloud.media.depacketizer import split_annexb
+from fakecloud.media.rtsp.h264 import H264Payloader
+from fakecloud.media.testpattern import TestPattern
+
+SINGLE_NAL_TYPES = set(range(1, 24))
+STAP_A, FU_A = 24, 28
+
+
+def test_a_keyframe_splits_into_fu_a_and_joins_back() -> None:
+    keyframe = next(TestPattern("h264", 1280, 720).frames(1))
+    assert keyframe.keyframe and len(keyframe.data) > 2 * 1300
+    payloads = H264Payloader().payloads(keyframe.data)
+    kinds = {payload[0] & 0x1F for payload in payloads}
+    assert FU_A in kinds and kinds <= SINGLE_NAL_TYPES | {STAP_A, FU_A}
+    assert max(len(payload) for payload in payloads) <= 1300
+    # The receiver's side (aiortc's depayloader) gives back every NAL unit, byte for byte.
+    rebuilt = b"".join(h264_depayload(payload) for payload in payloads)
+    assert split_units(rebuilt) == split_units(keyframe.data)
+
+
+def split_units(annexb: bytes) -> list[bytes]:
+    return [unit.lstrip(b"\x00")[1:] for unit in split_annexb(annexb)]
+
+
+def test_a_small_frame_is_one_packet() -> None:
+    unit = b"\x00\x00\x00\x01\x41" + bytes(range(200))
+    assert H264Payloader().payloads(unit) == [unit[4:]]
