@@ -30,7 +30,8 @@ def test_a_request_and_interleaved_rtcp_in_one_read() -> None:
     assert len(messages) == 3
     describe, report, parameter = messages
     assert isinstance(describe, RtspRequest) and isinstance(parameter, RtspRequest)
-    assert (describe.method, describe.uri, describe.cseq) == ("DESCRIBE", "rtsp://127.0.0.1:8554/7", "2")
+    assert (describe.method, describe.cseq) == ("DESCRIBE", "2")
+    assert describe.uri == "rtsp://127.0.0.1:8554/7"
     assert describe.header("user-agent") == "Lavf59.27.100"
     assert report == Interleaved(1, rtcp[4:])
     assert parameter.body == b"hello"
