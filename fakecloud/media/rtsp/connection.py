@@ -98,8 +98,15 @@ class RtspSession:
 class RtspConnection:
     METHODS = ("OPTIONS", "DESCRIBE", "SETUP", "PLAY", "TEARDOWN", "GET_PARAMETER")
 
-    def __init__(self, writer: asyncio.StreamWriter, udp: UdpPorts | None, counters: Counter[str]):
+    def __init__(
+        self,
+        writer: asyncio.StreamWriter,
+        udp: UdpPorts | None,
+        counters: Counter[str],
+        max_buffered: int = MAX_BUFFERED,
+    ):
         self.writer = writer
+        self.max_buffered = max_buffered
         self.udp = udp
         self.counters = counters
         peer = writer.get_extra_info("peername")
@@ -217,9 +224,8 @@ class RtspConnection:
             async for frame in frames:
                 if frame.codec != codec or self.writer.is_closing():
                     continue
-                behind = session.tcp and self.writer.transport.get_write_buffer_size() > (
-                    MAX_BUFFERED
-                )
+                buffered = self.writer.transport.get_write_buffer_size()
+                behind = session.tcp and buffered > self.max_buffered
                 if behind or (session.needs_keyframe and not frame.keyframe):
                     session.needs_keyframe = True
                     session.dropped += 1

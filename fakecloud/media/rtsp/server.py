@@ -19,7 +19,12 @@ from fakecloud.media.hub import HubFullError, MediaHub
 from fakecloud.media.outputs.streaming import NoVideoError, StreamLimits, live_frames
 from fakecloud.media.rtsp.access import CHALLENGE, RtspAccess
 from fakecloud.media.rtsp.codec import RtspError, RtspReader, RtspRequest, build_response
-from fakecloud.media.rtsp.connection import RtspConnection, UdpPorts, bind_udp_pair
+from fakecloud.media.rtsp.connection import (
+    MAX_BUFFERED,
+    RtspConnection,
+    UdpPorts,
+    bind_udp_pair,
+)
 from fakecloud.media.rtsp.sdp import SdpError, Track, track_of
 
 log = logging.getLogger(__name__)
@@ -43,6 +48,7 @@ class RtspPart:
         *,
         video_timeout: float = 10.0,
         max_clients: int = MAX_CLIENTS,
+        max_buffered: int = MAX_BUFFERED,
     ):
         self.host = host
         self.port = port
@@ -50,6 +56,7 @@ class RtspPart:
         self.access = access
         self.video_timeout = video_timeout
         self.max_clients = max_clients
+        self.max_buffered = max_buffered  # per TCP client, before it skips to a keyframe
         self.counters: Counter[str] = Counter()
         self.failure: str | None = None
         self.udp: UdpPorts | None = None
@@ -109,7 +116,7 @@ class RtspPart:
             self.counters["refused_full"] += 1
             writer.close()
             return
-        connection = RtspConnection(writer, self.udp, self.counters)
+        connection = RtspConnection(writer, self.udp, self.counters, self.max_buffered)
         self.connections.add(connection)
         self.counters["connections"] += 1
         messages = RtspReader()

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -196,3 +197,52 @@ async def test_a_recording_survives_a_camera_reconnect(cloud: Cloud, tmp_path: P
     assert len(jumps) == 1 and jumps[0][1] < jumps[0][0], jumps
     assert camera.login_count == logins + 1
     print(f"recorded {len(pictures)} pictures, largest gap {max(gaps):.3f} s")
+
+
+async def stalled_player(port: int, url: str) -> socket.socket:
+    """A client that sets up an interleaved session, says PLAY, and then never reads (a raw
+    socket: nothing reads ahead for it, as asyncio's stream reader would)."""
+    loop = asyncio.get_running_loop()
+    player = socket.socket()
+    player.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    player.setblocking(False)
+    await loop.sock_connect(player, ("127.0.0.1", port))
+    requests = [
+        f"SETUP {url}/trackID=0 RTSP/1.0\r\nCSeq: 1\r\n"
+        "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n",
+        f"PLAY {url} RTSP/1.0\r\nCSeq: 2\r\nSession: {{session}}\r\n\r\n",
+    ]
+    session = ""
+    for request in requests:
+        await loop.sock_sendall(player, request.replace("{session}", session).encode())
+        head = b""
+        async with asyncio.timeout(WITHIN):
+            while not head.endswith(b"\r\n\r\n"):  # byte by byte: read nothing beyond it
+                head += await loop.sock_recv(player, 1)
+        assert head.startswith(b"RTSP/1.0 200 OK"), head
+        session = head.decode().partition("Session: ")[2].partition(";")[0]
+    return player
+
+
+async def test_a_stalled_client_never_slows_another(cloud: Cloud, tmp_path: Path) -> None:
+    part = cloud.runtime.part("rtsp")
+    assert isinstance(part, RtspPart)
+    part.max_buffered = 16 * 1024
+    async with online(cloud.camera(7)) as camera:
+        url = rtsp_url(cloud, camera.camera_id or 0)
+        stalled = await stalled_player(part.port, url)
+        (connection,) = part.connections
+        # The server's side of a stalled socket fills at once: the kernel holds little.
+        server_socket = connection.writer.get_extra_info("socket")
+        server_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        process = await record(url, 4, tmp_path / "live.mkv")
+        async with asyncio.timeout(WITHIN):
+            while connection.session is None or connection.session.dropped < 5:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)  # polling the server's counters
+        await finished(process, WITHIN)
+        buffered = connection.writer.transport.get_write_buffer_size()
+        stalled.close()
+    times = [seconds for seconds, _ in recorded_counters(tmp_path / "live.mkv")]
+    assert times[-1] - times[0] >= 3
+    assert max(later - earlier for earlier, later in itertools.pairwise(times)) <= MAX_GAP
+    assert buffered <= part.max_buffered + 64 * 1024  # the cap plus at most one frame
