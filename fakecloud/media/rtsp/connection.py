@@ -2,7 +2,7 @@
 
 Security consideration: a client that stalls never slows anyone. The hub's queue for it is
 bounded (it skips to the next keyframe when behind); so is what waits in its TCP send buffer:
-past MAX_BUFFERED bytes its frames are dropped until the next keyframe. UDP is sent only to the
+past `max_buffered` bytes its frames are dropped until the next keyframe. UDP is sent only to the
 connection's own address (never to a `destination` it names), so the server is no reflector.
 """
 
@@ -24,11 +24,17 @@ from fakecloud.media.rtsp.stream import RtpStream
 
 log = logging.getLogger(__name__)
 
-SESSION_TIMEOUT = 60  # seconds without a request or RTCP before a session ends (announced)
-IDLE_TIMEOUT = 30.0  # seconds a connection without a session may stay silent
-MAX_BUFFERED = 2 << 20  # bytes queued for a TCP client before it skips to the next keyframe
 UDP_PAIR_ATTEMPTS = 20
 Reply = tuple[int, dict[str, str], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class RtspLimits:
+    """Security consideration: how long a client may be silent, and how much may wait for it."""
+
+    idle_timeout: float = 30.0  # seconds a connection without a session may stay silent
+    session_timeout: int = 60  # seconds without a request or RTCP before a session ends
+    max_buffered: int = 2 << 20  # bytes waiting for a TCP client before it skips to a keyframe
 
 
 class _Rtcp(asyncio.DatagramProtocol):
@@ -103,10 +109,10 @@ class RtspConnection:
         writer: asyncio.StreamWriter,
         udp: UdpPorts | None,
         counters: Counter[str],
-        max_buffered: int = MAX_BUFFERED,
+        limits: RtspLimits,
     ):
         self.writer = writer
-        self.max_buffered = max_buffered
+        self.limits = limits
         self.udp = udp
         self.counters = counters
         peer = writer.get_extra_info("peername")
@@ -123,12 +129,11 @@ class RtspConnection:
         self._last_heard = asyncio.get_running_loop().time()
 
     @property
-    def idle_timeout(self) -> float:
-        """Seconds the next read may wait: the session timeout from the last sign of life."""
-        if self.session is None:
-            return IDLE_TIMEOUT
-        since = asyncio.get_running_loop().time() - self._last_heard
-        return max(0.0, SESSION_TIMEOUT - since) + 0.5
+    def patience(self) -> float:
+        """Seconds left before the silence of this client ends its connection (and session)."""
+        limits = self.limits
+        limit = limits.idle_timeout if self.session is None else limits.session_timeout
+        return limit - (asyncio.get_running_loop().time() - self._last_heard)
 
     def sends_to(self, address: tuple[str, int]) -> bool:
         session = self.session
@@ -178,9 +183,8 @@ class RtspConnection:
             )
         return 200, {"Transport": f"{spec};{ssrc}", **self._session_header(session)}, b""
 
-    @staticmethod
-    def _session_header(session: RtspSession) -> dict[str, str]:
-        return {"Session": f"{session.id};timeout={SESSION_TIMEOUT}"}
+    def _session_header(self, session: RtspSession) -> dict[str, str]:
+        return {"Session": f"{session.id};timeout={self.limits.session_timeout}"}
 
     def _own_session(self, request: RtspRequest) -> RtspSession:
         session = self.session
@@ -225,7 +229,7 @@ class RtspConnection:
                 if frame.codec != codec or self.writer.is_closing():
                     continue
                 buffered = self.writer.transport.get_write_buffer_size()
-                behind = session.tcp and buffered > self.max_buffered
+                behind = session.tcp and buffered > self.limits.max_buffered
                 if behind or (session.needs_keyframe and not frame.keyframe):
                     session.needs_keyframe = True
                     session.dropped += 1

@@ -20,8 +20,8 @@ from fakecloud.media.outputs.streaming import NoVideoError, StreamLimits, live_f
 from fakecloud.media.rtsp.access import CHALLENGE, RtspAccess
 from fakecloud.media.rtsp.codec import RtspError, RtspReader, RtspRequest, build_response
 from fakecloud.media.rtsp.connection import (
-    MAX_BUFFERED,
     RtspConnection,
+    RtspLimits,
     UdpPorts,
     bind_udp_pair,
 )
@@ -48,7 +48,7 @@ class RtspPart:
         *,
         video_timeout: float = 10.0,
         max_clients: int = MAX_CLIENTS,
-        max_buffered: int = MAX_BUFFERED,
+        limits: RtspLimits | None = None,
     ):
         self.host = host
         self.port = port
@@ -56,7 +56,7 @@ class RtspPart:
         self.access = access
         self.video_timeout = video_timeout
         self.max_clients = max_clients
-        self.max_buffered = max_buffered  # per TCP client, before it skips to a keyframe
+        self.limits = limits or RtspLimits()
         self.counters: Counter[str] = Counter()
         self.failure: str | None = None
         self.udp: UdpPorts | None = None
@@ -116,18 +116,20 @@ class RtspPart:
             self.counters["refused_full"] += 1
             writer.close()
             return
-        connection = RtspConnection(writer, self.udp, self.counters, self.max_buffered)
+        connection = RtspConnection(writer, self.udp, self.counters, self.limits)
         self.connections.add(connection)
         self.counters["connections"] += 1
         messages = RtspReader()
         try:
             while not writer.is_closing():
-                try:
-                    async with asyncio.timeout(connection.idle_timeout):
-                        data = await reader.read(READ_SIZE)
-                except TimeoutError:
+                if (patience := connection.patience) <= 0:
                     self.counters["idle_closed"] += 1
                     break
+                try:
+                    async with asyncio.timeout(patience):
+                        data = await reader.read(READ_SIZE)
+                except TimeoutError:
+                    continue  # RTCP by UDP may have been heard meanwhile
                 if not data:
                     break
                 try:

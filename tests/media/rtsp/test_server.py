@@ -16,6 +16,7 @@ import av
 import pytest
 
 from fakecloud.core.config import Settings
+from fakecloud.media.rtsp.connection import RtspLimits
 from fakecloud.media.rtsp.server import RtspPart
 from fakecloud.media.testpattern import read_counter
 from tests.media.outputs.conftest import ffprobe
@@ -227,7 +228,7 @@ async def stalled_player(port: int, url: str) -> socket.socket:
 async def test_a_stalled_client_never_slows_another(cloud: Cloud, tmp_path: Path) -> None:
     part = cloud.runtime.part("rtsp")
     assert isinstance(part, RtspPart)
-    part.max_buffered = 16 * 1024
+    part.limits = RtspLimits(max_buffered=16 * 1024)
     async with online(cloud.camera(7)) as camera:
         url = rtsp_url(cloud, camera.camera_id or 0)
         stalled = await stalled_player(part.port, url)
@@ -245,4 +246,29 @@ async def test_a_stalled_client_never_slows_another(cloud: Cloud, tmp_path: Path
     times = [seconds for seconds, _ in recorded_counters(tmp_path / "live.mkv")]
     assert times[-1] - times[0] >= 3
     assert max(later - earlier for earlier, later in itertools.pairwise(times)) <= MAX_GAP
-    assert buffered <= part.max_buffered + 64 * 1024  # the cap plus at most one frame
+    assert buffered <= part.limits.max_buffered + 64 * 1024  # the cap plus at most one frame
+
+
+async def closed_by_server(reader: asyncio.StreamReader) -> int:
+    """Bytes read until the server closes the connection."""
+    received = 0
+    async with asyncio.timeout(WITHIN):
+        while chunk := await reader.read(65536):
+            received += len(chunk)
+    return received
+
+
+async def test_silent_clients_and_sessions_time_out(cloud: Cloud) -> None:
+    part = cloud.runtime.part("rtsp")
+    assert isinstance(part, RtspPart)
+    part.limits = RtspLimits(idle_timeout=0.3, session_timeout=1)
+    reader, writer = await asyncio.open_connection("127.0.0.1", part.port)
+    assert await closed_by_server(reader) == 0
+    writer.close()
+    async with online(cloud.camera(8)) as camera:
+        player = await stalled_player(part.port, rtsp_url(cloud, camera.camera_id or 0))
+        reader, writer = await asyncio.open_connection(sock=player)
+        # Video flows, but a client that never keeps its session alive loses it after 1 s.
+        assert await closed_by_server(reader) > 0
+        writer.close()
+    assert part.counters["idle_closed"] == 2
