@@ -16,8 +16,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fakecloud.media.hub import MediaHub
+from fakecloud.media.hub import HubFullError, MediaHub, Subscription
 from fakecloud.media.rtsp.codec import RtspError, RtspRequest, interleaved, parse_transport
+from fakecloud.media.rtsp.h264 import H264RtpError
 from fakecloud.media.rtsp.jpeg import JpegRtpError
 from fakecloud.media.rtsp.sdp import TRACK, Track, build_sdp
 from fakecloud.media.rtsp.stream import RtpStream
@@ -196,8 +197,12 @@ class RtspConnection:
     def play(self, request: RtspRequest, hub: MediaHub) -> Reply:
         session = self._own_session(request)
         if not session.playing:
+            try:
+                frames = hub.subscribe(session.camera_id)
+            except HubFullError as error:
+                raise RtspError(503, str(error)) from None
             session.sender = asyncio.get_running_loop().create_task(
-                self._send(session, hub), name=f"rtsp-{session.id}"
+                self._send(session, frames), name=f"rtsp-{session.id}"
             )
         stream = session.stream
         info = f"url={request.uri.rstrip('/')}/{TRACK};seq={stream.first_sequence}"
@@ -220,11 +225,11 @@ class RtspConnection:
 
     # -- media ------------------------------------------------------------------------------
 
-    async def _send(self, session: RtspSession, hub: MediaHub) -> None:
+    async def _send(self, session: RtspSession, subscription: Subscription) -> None:
         """Follow the camera for as long as the session lasts, across camera reconnects."""
         loop = asyncio.get_running_loop()
         codec = session.stream.track.codec
-        async with hub.subscribe(session.camera_id) as frames:
+        async with subscription as frames:
             async for frame in frames:
                 if frame.codec != codec or self.writer.is_closing():
                     continue
@@ -238,7 +243,7 @@ class RtspConnection:
                 session.needs_keyframe = False
                 try:
                     packets = session.stream.packets(frame, loop.time())
-                except JpegRtpError as error:
+                except (H264RtpError, JpegRtpError) as error:
                     self.counters["unsendable_frames"] += 1
                     log.debug("camera %s: %s", session.camera_id, error)
                     continue

@@ -12,7 +12,13 @@ from fractions import Fraction
 import av
 from aiortc.codecs.h264 import H264Encoder
 
+from fakecloud.media.depacketizer import nal_header, split_annexb
+
 _RTP_CLOCK = Fraction(1, 90_000)
+
+
+class H264RtpError(ValueError):
+    """An access unit without a single NAL unit to send."""
 
 
 class H264Payloader:
@@ -21,7 +27,12 @@ class H264Payloader:
         self._packer = H264Encoder()
 
     def payloads(self, access_unit: bytes) -> list[bytes]:
-        packet = av.Packet(access_unit)
+        # Camera bytes come from the network: aiortc fails on an empty NAL unit (two start codes
+        # in a row), so only units with a header go to it.
+        units = [unit for unit in split_annexb(access_unit) if nal_header(unit) is not None]
+        if not units:
+            raise H264RtpError("no NAL unit in the access unit")
+        packet = av.Packet(b"".join(units))
         packet.pts = 0  # aiortc reads it only to compute a timestamp we do not use
         packet.time_base = _RTP_CLOCK
         payloads, _ = self._packer.pack(packet)

@@ -154,7 +154,9 @@ class RtspPart:
                 connection.heard()
 
     async def _answer(self, connection: RtspConnection, request: RtspRequest) -> None:
-        self.counters[f"requests_{request.method.lower()}"[:40]] += 1
+        # Security consideration: only known names become counters, so they stay few.
+        known = request.method in RtspConnection.METHODS
+        self.counters[f"requests_{request.method.lower() if known else 'other'}"] += 1
         try:
             status, headers, body = await self._handle(connection, request)
         except RtspError as error:

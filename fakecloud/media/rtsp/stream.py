@@ -58,7 +58,7 @@ class RtpStream:
         self._h264 = H264Payloader() if track.codec == "h264" else None
 
     def packets(self, frame: MediaFrame, now: float) -> list[bytes]:
-        """The RTP packets of one frame; JpegRtpError for a picture RFC 2435 cannot carry."""
+        """The RTP packets of one frame; H264RtpError or JpegRtpError when it cannot be sent."""
         if self._h264 is not None:
             payloads = self._h264.payloads(frame.data)
         else:

@@ -272,3 +272,24 @@ async def test_silent_clients_and_sessions_time_out(cloud: Cloud) -> None:
         assert await closed_by_server(reader) > 0
         writer.close()
     assert part.counters["idle_closed"] == 2
+
+
+async def test_sessions_belong_to_their_connection_and_clients_are_capped(cloud: Cloud) -> None:
+    part = cloud.runtime.part("rtsp")
+    assert isinstance(part, RtspPart)
+    wrong_session, unknown_method = await rtsp_exchange(
+        part.port,
+        "PLAY rtsp://127.0.0.1/1 RTSP/1.0\r\nCSeq: 1\r\nSession: 0123456789abcdef\r\n\r\n",
+        "ANNOUNCE rtsp://127.0.0.1/1 RTSP/1.0\r\nCSeq: 2\r\n\r\n",
+    )
+    assert wrong_session.startswith("RTSP/1.0 454 Session Not Found")
+    assert unknown_method.startswith("RTSP/1.0 405 Method Not Allowed")
+    part.max_clients = 1
+    reader, writer = await asyncio.open_connection("127.0.0.1", part.port)
+    writer.write(b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+    async with asyncio.timeout(WITHIN):
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"RTSP/1.0 200 OK")
+    second, _ = await asyncio.open_connection("127.0.0.1", part.port)
+    assert await closed_by_server(second) == 0  # closed at once: the one client slot is taken
+    writer.close()
+    assert part.counters["refused_full"] == 1
