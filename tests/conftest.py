@@ -54,6 +54,7 @@ def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env["FAKECLOUD_DATA_DIR"] = str(data_dir)
     env["FAKECLOUD_ANNOUNCE_ADDRESS"] = "127.0.0.1"
     env["FAKECLOUD_BIND_ADDRESS"] = "127.0.0.1"
+    env["FAKECLOUD_RTSP_PORT"] = "0"  # never the fixed 8554, which parallel servers would share
     env.update(extra)
     return env
 
