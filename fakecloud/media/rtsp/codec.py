@@ -30,6 +30,7 @@ REASONS = {
     459: "Aggregate Operation Not Allowed",
     461: "Unsupported Transport",
     500: "Internal Server Error",
+    502: "Bad Gateway",
     503: "Service Unavailable",
     504: "Gateway Timeout",
     505: "RTSP Version Not Supported",

@@ -14,7 +14,7 @@ import logging
 import secrets
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fakecloud.media.hub import HubFullError, MediaHub, Subscription
 from fakecloud.media.rtsp.codec import RtspError, RtspRequest, interleaved, parse_transport
@@ -95,7 +95,7 @@ class RtspSession:
     sender: asyncio.Task[None] | None = None
     dropped: int = 0
     sent_frames: int = 0
-    needs_keyframe: bool = field(default=True)
+    needs_keyframe: bool = True  # after a drop, frames wait for the next keyframe
 
     @property
     def playing(self) -> bool:

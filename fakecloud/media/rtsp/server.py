@@ -9,7 +9,6 @@ RTP goes out interleaved on the connection or by UDP from one shared pair of ser
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from typing import Any
@@ -164,6 +163,8 @@ class RtspPart:
             if error.status == 401:
                 self.counters["unauthorized"] += 1
                 headers["WWW-Authenticate"] = CHALLENGE
+            elif error.status == 405:
+                headers["Allow"] = ", ".join(RtspConnection.METHODS)
             log.debug("RTSP %s %s: %s", request.method, request.uri[:200], error)
         connection.write(build_response(request.cseq, status, headers, body))
 
@@ -207,11 +208,10 @@ class RtspPart:
             except HubFullError as error:
                 raise RtspError(503, str(error)) from None
             finally:
-                with contextlib.suppress(Exception):
-                    await frames.aclose()
+                await frames.aclose()
         try:
             track = track_of(keyframe.codec, keyframe.data)
         except SdpError as error:
-            raise RtspError(500, str(error)) from None
+            raise RtspError(502, str(error)) from None  # the camera's video lacks them
         connection.tracks[camera_id] = track
         return track

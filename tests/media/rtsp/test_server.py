@@ -284,6 +284,7 @@ async def test_sessions_belong_to_their_connection_and_clients_are_capped(cloud:
     )
     assert wrong_session.startswith("RTSP/1.0 454 Session Not Found")
     assert unknown_method.startswith("RTSP/1.0 405 Method Not Allowed")
+    assert "Allow: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER" in unknown_method
     part.max_clients = 1
     reader, writer = await asyncio.open_connection("127.0.0.1", part.port)
     writer.write(b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n")
