@@ -38,7 +38,7 @@ ENV FAKECLOUD_DATA_DIR=/data \
     FAKECLOUD_DNS_PORT=53 \
     FAKECLOUD_HTTP_PORT=8000
 VOLUME ["/data"]
-EXPOSE 53/udp 53/tcp 80/tcp 443/tcp 5104/tcp 5105/tcp 6178/tcp 6178/udp 8000/tcp 8080/tcp
+EXPOSE 53/udp 53/tcp 80/tcp 443/tcp 5104/tcp 5105/tcp 6178/tcp 6178/udp 8000/tcp 8080/tcp 8554/tcp
 
 # Asks /healthz where the settings say the app listens (bind address, HTTP port, config file).
 # Only the HTTP app counts: a DNS shim that cannot have port 53 is a logged warning, not a

@@ -26,6 +26,8 @@ from fakecloud.frontdoor.part import FrontDoorPart
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
 from fakecloud.media.outputs.webrtc import WebRtcLimits
+from fakecloud.media.rtsp.access import RtspAccess
+from fakecloud.media.rtsp.server import RtspPart
 from fakecloud.media.viewer import CameraViewer
 from fakecloud.onvif.part import OnvifPart
 from fakecloud.relay.part import RelayPart
@@ -99,6 +101,16 @@ def build_runtime(settings: Settings) -> Runtime:
     if settings.dns_enabled:
         runtime.parts.append(DnsPart(settings, runtime.catalogue, capture))
     runtime.parts += [hub, outputs, relay, broker, viewer]
+    rtsp = None
+    if settings.rtsp_enabled:
+        rtsp = RtspPart(
+            settings.bind_address,
+            settings.rtsp_port,
+            hub,
+            RtspAccess(settings, store, hub),
+            video_timeout=settings.video_timeout,
+        )
+        runtime.parts.append(rtsp)
     web = HttpPart(
         http,
         settings.bind_address,
@@ -121,8 +133,15 @@ def build_runtime(settings: Settings) -> Runtime:
     )
     runtime.parts.append(door)
     if settings.onvif_enabled:
-        # The HTTP port as bound (the snapshot URL names it; 0 in settings means "any").
-        onvif = OnvifPart(settings, store, bus, budget=budget, http_port=lambda: web.port)
+        # The ports as bound (the stream and snapshot URLs name them; 0 in settings: "any").
+        onvif = OnvifPart(
+            settings,
+            store,
+            bus,
+            budget=budget,
+            http_port=lambda: web.port,
+            rtsp_port=None if rtsp is None else (lambda: rtsp.port),
+        )
         runtime.parts.append(onvif)
     return runtime
 

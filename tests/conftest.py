@@ -43,6 +43,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
         dns_port=0,
         http_port=0,
         relay_port=0,
+        rtsp_port=0,
         cloud_ports=[],
         dns_upstreams=[],
     )
@@ -53,6 +54,7 @@ def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env["FAKECLOUD_DATA_DIR"] = str(data_dir)
     env["FAKECLOUD_ANNOUNCE_ADDRESS"] = "127.0.0.1"
     env["FAKECLOUD_BIND_ADDRESS"] = "127.0.0.1"
+    env["FAKECLOUD_RTSP_PORT"] = "0"  # never the fixed 8554, which parallel servers would share
     env.update(extra)
     return env
 

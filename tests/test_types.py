@@ -23,6 +23,7 @@ STRICTLY_TYPED = [
     "fakecloud/onvif",
     "fakecloud/runtime.py",
     "fakecloud/server.py",
+    "fakecloud/media/rtsp",
 ]
 MYPY_TIMEOUT = 300  # seconds; a cold cache on a busy machine takes well under a minute
 

@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     http_port: int = Field(8000, ge=0, le=65535, description="dashboard and REST (plain HTTP)")
     cloud_ports: PortList = Field(default_factory=lambda: [80, 443, 5104, 6178, 8080])
     relay_port: int = Field(6178, ge=0, le=65535, description="UDP media relay")
+    rtsp_enabled: bool = Field(True, description="serve cameras over RTSP on rtsp_port")
+    rtsp_port: int = Field(8554, ge=0, le=65535, description="RTSP for NVRs and players")
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     login_policy: Literal["learning", "strict"] = "learning"
@@ -162,7 +164,6 @@ class Settings(BaseSettings):
     session_flood_frames: int = Field(
         5000, ge=1, description="frames dropped over the rate after which a session is closed"
     )
-    rtsp_port: int = Field(8554, ge=0, le=65535, description="RTSP server (rtsp://HOST:PORT/ID)")
     # ONVIF Profile S devices (issue 10; docs/onvif.md).
     onvif_enabled: bool = Field(False, description="an ONVIF device per owned camera")
     onvif_port_base: int = Field(

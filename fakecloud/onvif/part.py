@@ -49,12 +49,15 @@ class OnvifPart:
         *,
         budget: ConnectionBudget | None = None,
         http_port: Callable[[], int] | None = None,
+        rtsp_port: Callable[[], int] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.bus = bus
         self.budget = budget
+        # The ports as bound (a setting of 0 means "any"): the URLs a device gives name them.
         self.http_port = http_port or (lambda: settings.http_port)
+        self.rtsp_port = rtsp_port or (lambda: settings.rtsp_port)
         self.ports = PortBook(settings.data_dir, settings.onvif_port_base)
         self.listeners: dict[int, HttpPart] = {}  # camera id -> its listener
         self.devices: dict[int, OnvifDevice] = {}  # camera id -> as last read
@@ -119,7 +122,7 @@ class OnvifPart:
             camera,
             host=self.settings.effective_announce_address,
             port=port,
-            rtsp_port=self.settings.rtsp_port,
+            rtsp_port=self.rtsp_port(),
             http_port=self.http_port(),
         )
 

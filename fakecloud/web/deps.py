@@ -10,7 +10,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Path, Request, status
 
-from fakecloud.core.config import address_in
+from fakecloud.core.config import Settings, address_in
 from fakecloud.core.login_guard import LoginRefused
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
@@ -64,6 +64,9 @@ class Viewer:
     def sees_everything(self) -> bool:
         return self.login is None
 
+    def may_see(self, camera: Camera) -> bool:
+        return self.sees_everything or camera.owner == self.login
+
 
 def basic_credentials(header: str | None) -> tuple[str, str] | None:
     if not header or not header.lower().startswith("basic "):
@@ -97,26 +100,35 @@ async def authenticate(request: Request, store: CameraStore) -> str | None:
         return account.login
     credentials = basic_credentials(header)
     if credentials:
-        login, secret = credentials
-        # The token first: a hash lookup, where a password costs scrypt under the login limits.
-        account = await store.verify_token(login, secret)
-        if account is None:
-            with contextlib.suppress(LoginRefused):  # answered like a wrong password: 401
-                account = await store.verify_password(login, secret, client=client_address(request))
-        if account:
-            return account.login
+        return await login_for_credentials(store, *credentials, client_address(request))
     return None
+
+
+async def login_for_credentials(
+    store: CameraStore, login: str, secret: str, client: str | None
+) -> str | None:
+    """The account whose token or password `secret` is (HTTP and RTSP Basic alike), or None."""
+    # The token first: a hash lookup, where a password costs scrypt under the login limits.
+    account = await store.verify_token(login, secret)
+    if account is None:
+        with contextlib.suppress(LoginRefused):  # answered like a wrong password: 401
+            account = await store.verify_password(login, secret, client=client)
+    return account.login if account else None
 
 
 def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+def is_trusted(settings: Settings, client: str | None) -> bool:
+    """A client on the trusted networks, who may watch without an account."""
+    return address_in(client or "", settings.trusted_http_networks())
+
+
 async def current_viewer(request: Request, runtime: RuntimeDep) -> Viewer:
     """Security consideration: camera video is private. Only clients on the trusted networks
     (default: this machine) may watch without an account; everyone else logs in."""
-    client = request.client.host if request.client else ""
-    if address_in(client, runtime.settings.trusted_http_networks()):
+    if is_trusted(runtime.settings, client_address(request)):
         return Viewer(None)
     store = runtime.services.store
     login = await authenticate(request, store) if store is not None else None
@@ -140,7 +152,7 @@ DatabaseId = Annotated[int, Path(ge=0, le=MAX_DATABASE_ID)]
 async def visible_camera(camera_id: DatabaseId, viewer: ViewerDep, store: StoreDep) -> Camera:
     """The camera, if it exists and the viewer may see it; 404 otherwise (no existence leak)."""
     camera = await store.get_camera(camera_id)
-    if camera is None or not (viewer.sees_everything or camera.owner == viewer.login):
+    if camera is None or not viewer.may_see(camera):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera {camera_id}")
     return camera
 

@@ -20,6 +20,7 @@ from tests.store.conftest import FAST_HASHER
 LOGIN, PASSWORD = "alice", "correct horse battery"
 MAC = "94:10:3e:00:00:01"
 HTTP_PORT = 8000
+RTSP_PORT = 8554
 UNTRUSTED_LOOPBACK = ["192.0.2.0/24"]  # a documentation network (RFC 5737)
 
 
@@ -54,7 +55,13 @@ async def onvif(onvif_settings: Settings) -> AsyncIterator[Onvif]:
     try:
         account = await store.add_account(LOGIN, PASSWORD)
         camera = await store.upsert_camera(mac=MAC, owner=LOGIN, name="Porch")
-        part = OnvifPart(onvif_settings, store, EventBus(), http_port=lambda: HTTP_PORT)
+        part = OnvifPart(
+            onvif_settings,
+            store,
+            EventBus(),
+            http_port=lambda: HTTP_PORT,
+            rtsp_port=lambda: RTSP_PORT,
+        )
         await part.start()
         try:
             secret = onvif_password(load_key(onvif_settings.data_dir), account)

@@ -15,7 +15,7 @@ from zeep.exceptions import Fault
 
 from fakecloud.core.events import CameraOnline
 from fakecloud.onvif.auth import load_key, onvif_password
-from tests.onvif.conftest import HTTP_PORT, LOGIN, PASSWORD, Onvif
+from tests.onvif.conftest import HTTP_PORT, LOGIN, PASSWORD, RTSP_PORT, Onvif
 
 WITHIN = 10.0
 STREAM_SETUP = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
@@ -48,7 +48,7 @@ async def test_home_assistant_setup_calls(onvif: Onvif) -> None:
         assert [p.VideoEncoderConfiguration.Encoding for p in profiles] == ["H264"]
         token = profiles[0].token
         stream = await media.GetStreamUri({"StreamSetup": STREAM_SETUP, "ProfileToken": token})
-        assert stream.Uri == f"rtsp://127.0.0.1:8554/{onvif.camera.id}"
+        assert stream.Uri == f"rtsp://127.0.0.1:{RTSP_PORT}/{onvif.camera.id}"
         snapshot = await camera.get_snapshot_uri(token)
         assert (
             snapshot == f"http://127.0.0.1:{HTTP_PORT}/api/cameras/{onvif.camera.id}/snapshot.jpg"

@@ -144,7 +144,9 @@ async def media_server() -> AsyncIterator[MediaServer]:
         yield server
 
 
-async def ffprobe(url: str, *extra: str) -> dict[str, Any]:
+async def ffprobe(
+    url: str, *extra: str, entries: str = "codec_name,width,height"
+) -> dict[str, Any]:
     """The first video stream as the real ffprobe sees it (run without blocking the server)."""
     process = await asyncio.create_subprocess_exec(
         "ffprobe",
@@ -156,7 +158,7 @@ async def ffprobe(url: str, *extra: str) -> dict[str, Any]:
         "-select_streams",
         "v:0",
         "-show_entries",
-        "stream=codec_name,width,height",
+        f"stream={entries}",
         "-of",
         "json",
         url,

@@ -1,0 +1,65 @@
+"""Who may watch which camera over RTSP: the policy of fakecloud.web.deps, applied to RTSP.
+
+Trusted networks watch without an account; anyone else sends RTSP Basic credentials (an account's
+login with its password or one of its access tokens), checked by the same code and login limits
+as HTTP Basic, and sees only the cameras the account owns. A camera is named by id or by name.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from fakecloud.core.config import Settings
+from fakecloud.media.hub import MediaHub
+from fakecloud.media.rtsp.codec import RtspError
+from fakecloud.store.protocol import CameraStore
+from fakecloud.web.deps import Viewer, basic_credentials, is_trusted, login_for_credentials
+
+REALM = "fakecloud"
+CHALLENGE = f'Basic realm="{REALM}"'
+MAX_NAME_LENGTH = 256
+
+
+def camera_name(uri: str) -> str:
+    """The camera part of `rtsp://host:port/<camera>[/trackID=0]` (or of a bare path)."""
+    path = urlsplit(uri).path if "://" in uri else uri.partition("?")[0]
+    name = unquote(path.strip("/").partition("/")[0])
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise RtspError(404, "name a camera: rtsp://host:port/<camera id or name>")
+    return name
+
+
+class RtspAccess:
+    def __init__(self, settings: Settings, store: CameraStore | None, hub: MediaHub):
+        self.settings = settings
+        self.store = store
+        self.hub = hub
+
+    async def viewer(self, authorization: str | None, client: str | None) -> Viewer:
+        """RtspError 401 (the server adds the challenge) unless the client may watch."""
+        if is_trusted(self.settings, client):
+            return Viewer(None)
+        credentials = basic_credentials(authorization)
+        if credentials and self.store is not None:
+            login = await login_for_credentials(self.store, *credentials, client)
+            if login is not None:
+                return Viewer(login)
+        raise RtspError(401, "log in with your fakecloud account or an access token")
+
+    async def camera_id(self, uri: str, viewer: Viewer) -> int:
+        """The id of the camera the URI names, if this viewer may see it; RtspError 404 if not
+        (a camera the viewer may not see does not exist for them)."""
+        name = camera_name(uri)
+        if self.store is None:  # a server without a store (tests): the hub's own knowledge
+            if name.isdigit() and self.hub.is_known(int(name)):
+                return int(name)
+            raise RtspError(404, f"no camera {name!r}")
+        if name.isascii() and name.isdigit() and len(name) < 19:
+            camera = await self.store.get_camera(int(name))
+            if camera is not None and viewer.may_see(camera):
+                return camera.id
+        wanted = name.casefold()
+        for camera in await self.store.list_cameras(viewer.login):
+            if camera.name is not None and camera.name.casefold() == wanted:
+                return camera.id
+        raise RtspError(404, f"no camera {name!r}")
