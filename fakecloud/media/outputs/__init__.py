@@ -30,7 +30,7 @@ class MediaOutputs:
         bus: EventBus | None = None,
         video_timeout: float = 10.0,
         idle_timeout: float = 15.0,
-        max_stream_seconds: float = 3600.0,
+        max_stream_seconds: float = 0.0,  # 0: no limit
         mjpeg_max_fps: float = 5.0,
         jpeg_qscale: int = 5,
         hls_segment_seconds: float = 1.0,
@@ -40,7 +40,7 @@ class MediaOutputs:
         self.hub = hub
         self.bus = bus or EventBus()
         self._events: asyncio.Task[None] | None = None
-        self.limits = StreamLimits(video_timeout, idle_timeout, max_stream_seconds)
+        self.limits = StreamLimits(video_timeout, idle_timeout, max_stream_seconds or None)
         self.mjpeg_feeds = MjpegFeeds(hub, self.limits, max_fps=mjpeg_max_fps, qscale=jpeg_qscale)
         self.snapshots = SnapshotMaker(hub, self.limits, qscale=jpeg_qscale)
         self.hls = HlsPackager(
