@@ -1,4 +1,4 @@
-"""Video outputs fed by the media hub: snapshot JPEG, MJPEG, HLS and FLV."""
+"""Video outputs fed by the media hub: snapshot JPEG, MJPEG, HLS (MPEG-TS and LL-HLS) and FLV."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fakecloud.core.events import CameraEvent, EventBus, StreamStopped, consume
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs.flv import flv_stream
 from fakecloud.media.outputs.hls import HlsPackager
+from fakecloud.media.outputs.llhls import LlHlsPackager
 from fakecloud.media.outputs.mjpeg import MjpegFeeds
 from fakecloud.media.outputs.snapshot import SnapshotMaker
 from fakecloud.media.outputs.streaming import StreamLimits, live_frames
@@ -36,6 +37,7 @@ class MediaOutputs:
         hls_segment_seconds: float = 1.0,
         hls_window: int = 4,
         hls_linger: float = 30.0,
+        hls_part_seconds: float = 0.2,
     ):
         self.hub = hub
         self.bus = bus or EventBus()
@@ -47,6 +49,14 @@ class MediaOutputs:
             hub,
             self.limits,
             segment_seconds=hls_segment_seconds,
+            window=hls_window,
+            linger=hls_linger,
+        )
+        self.llhls = LlHlsPackager(
+            hub,
+            self.limits,
+            segment_seconds=hls_segment_seconds,
+            part_seconds=hls_part_seconds,
             window=hls_window,
             linger=hls_linger,
         )
@@ -77,11 +87,13 @@ class MediaOutputs:
             await asyncio.gather(self._events, return_exceptions=True)
             self._events = None
         await self.hls.stop()
+        await self.llhls.stop()
         await self.mjpeg_feeds.stop()
 
     def status(self) -> dict[str, Any]:
         return {
             "hls": self.hls.status(),
+            "llhls": self.llhls.status(),
             "mjpeg": self.mjpeg_feeds.status(),
             "snapshots": self.snapshots.status(),
         }

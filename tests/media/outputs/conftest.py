@@ -18,7 +18,7 @@ from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
 from fakecloud.media.testpattern import TestPattern
 from fakecloud.runtime import Services
-from fakecloud.web import routes_media
+from fakecloud.web import routes_llhls, routes_media
 from fakecloud.web.asgi import AsgiProtocolFactory
 
 H264_CAMERA = 1
@@ -122,6 +122,7 @@ async def running_media_server(**output_options: Any) -> AsyncIterator[MediaServ
     app = FastAPI()
     app.state.runtime = SimpleNamespace(services=services)
     app.include_router(routes_media.router)
+    app.include_router(routes_llhls.router)
     protocols = AsgiProtocolFactory(app)
     server = await asyncio.get_running_loop().create_server(protocols, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
