@@ -28,7 +28,15 @@ def create_app(runtime: Runtime) -> FastAPI:
         HostCheck, allowed=AllowedHosts.for_settings(runtime.settings, runtime.catalogue)
     )
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes)
-    for module in (routes_health, routes_api, routes_ca, routes_cxs, routes_media, routes_llhls, routes_setup):
+    for module in (
+        routes_health,
+        routes_api,
+        routes_ca,
+        routes_cxs,
+        routes_media,
+        routes_llhls,
+        routes_setup,
+    ):
         app.include_router(module.router)
     # Last: whatever no route above serves is recorded in the capture log and answered 404.
     app.router.routes.append(UnknownRequests())

@@ -24,7 +24,9 @@ def _found(data: bytes | None, what: str, camera_id: int) -> Response:
 
 
 @router.get(f"{BASE}/ll.m3u8")
-async def llhls_playlist(camera_id: CameraId, request: Request, outputs: MediaOutputsDep) -> Response:
+async def llhls_playlist(
+    camera_id: CameraId, request: Request, outputs: MediaOutputsDep
+) -> Response:
     try:
         reload = parse_reload_query(request.query_params.multi_items())
         with video_errors(camera_id):

@@ -62,7 +62,9 @@ class LivePlaylist:
 
 def _part_line(sequence: int, index: int, part: Part) -> str:
     independent = ",INDEPENDENT=YES" if part.independent else ""
-    return f'#EXT-X-PART:DURATION={part.duration:.5f},URI="{part_uri(sequence, index)}"{independent}'
+    return (
+        f'#EXT-X-PART:DURATION={part.duration:.5f},URI="{part_uri(sequence, index)}"{independent}'
+    )
 
 
 def build_playlist(live: LivePlaylist) -> str:
@@ -103,7 +105,9 @@ def _number(name: str, values: list[str]) -> int:
         raise ReloadQueryError(f"{name} is given {len(values)} times")
     value = values[0]
     if not (value.isascii() and value.isdigit()) or len(value) > MAX_QUERY_DIGITS:
-        raise ReloadQueryError(f"{name} must be a whole number of at most {MAX_QUERY_DIGITS} digits")
+        raise ReloadQueryError(
+            f"{name} must be a whole number of at most {MAX_QUERY_DIGITS} digits"
+        )
     return int(value)
 
 

@@ -106,7 +106,9 @@ SessionT = TypeVar("SessionT", bound=LiveSession)
 class Packager(Generic[SessionT]):
     """Every camera's session of one kind. Subclasses implement `_new_session`."""
 
-    def __init__(self, hub: MediaHub, limits: StreamLimits, *, segment_seconds: float, linger: float):
+    def __init__(
+        self, hub: MediaHub, limits: StreamLimits, *, segment_seconds: float, linger: float
+    ):
         self.hub = hub
         # HLS sessions end by the request linger, not by the per-viewer time limit.
         self.limits = StreamLimits(limits.video_timeout, limits.idle_timeout, None)
