@@ -35,6 +35,8 @@ class FakeCamera:
     camera_id: int
     pattern: TestPattern
     published: list[MediaFrame] = field(default_factory=list)
+    published_at: list[float] = field(default_factory=list)  # loop time of each publish
+    speedup: float = SPEEDUP
     progress: asyncio.Condition = field(default_factory=asyncio.Condition)
     task: asyncio.Task[None] | None = None
 
@@ -65,12 +67,40 @@ class FakeCamera:
             frame = await loop.run_in_executor(None, next, frames)
             # Pacing a simulated camera, not synchronising the test.
             await asyncio.sleep(
-                max(0.0, started + index / self.pattern.fps / SPEEDUP - loop.time())
+                max(0.0, started + index / self.pattern.fps / self.speedup - loop.time())
             )
-            hub.publish(self.camera_id, frame)
+            await self._publish(hub, frame)
+
+    async def _publish(self, hub: MediaHub, frame: MediaFrame) -> None:
+        hub.publish(self.camera_id, frame)
+        async with self.progress:
+            self.published.append(frame)
+            self.published_at.append(asyncio.get_running_loop().time())
+            self.progress.notify_all()
+
+
+@dataclass
+class SteppedCamera(FakeCamera):
+    """Publishes a frame only when the test allows it, so a test decides when media exists."""
+
+    allowed: int = 0
+
+    async def allow(self, count: int) -> None:
+        """Let `count` more frames out, and wait until they are published."""
+        async with self.progress:
+            self.allowed += count
+            self.progress.notify_all()
+            await asyncio.wait_for(
+                self.progress.wait_for(lambda: len(self.published) >= self.allowed), 10
+            )
+
+    async def _run(self, hub: MediaHub) -> None:
+        loop = asyncio.get_running_loop()
+        frames: Iterator[MediaFrame] = self.pattern.frames()
+        for _ in range(100_000):  # bounded, like FakeCamera
             async with self.progress:
-                self.published.append(frame)
-                self.progress.notify_all()
+                await self.progress.wait_for(lambda: len(self.published) < self.allowed)
+            await self._publish(hub, await loop.run_in_executor(None, next, frames))
 
 
 @dataclass
