@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     http_port: int = Field(8000, ge=0, le=65535, description="dashboard and REST (plain HTTP)")
     cloud_ports: PortList = Field(default_factory=lambda: [80, 443, 5104, 6178, 8080])
     relay_port: int = Field(6178, ge=0, le=65535, description="UDP media relay")
+    rtsp_port: int = Field(8554, ge=0, le=65535, description="RTSP output (rtsp://host:port/id)")
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     login_policy: Literal["learning", "strict"] = "learning"
