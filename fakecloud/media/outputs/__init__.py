@@ -45,21 +45,14 @@ class MediaOutputs:
         self.limits = StreamLimits(video_timeout, idle_timeout, max_stream_seconds or None)
         self.mjpeg_feeds = MjpegFeeds(hub, self.limits, max_fps=mjpeg_max_fps, qscale=jpeg_qscale)
         self.snapshots = SnapshotMaker(hub, self.limits, qscale=jpeg_qscale)
-        self.hls = HlsPackager(
-            hub,
-            self.limits,
-            segment_seconds=hls_segment_seconds,
-            window=hls_window,
-            linger=hls_linger,
-        )
-        self.llhls = LlHlsPackager(
-            hub,
-            self.limits,
-            segment_seconds=hls_segment_seconds,
-            part_seconds=hls_part_seconds,
-            window=hls_window,
-            linger=hls_linger,
-        )
+        # Both HLS forms cut segments alike; LL-HLS also cuts them into parts.
+        packaging: dict[str, Any] = {
+            "segment_seconds": hls_segment_seconds,
+            "window": hls_window,
+            "linger": hls_linger,
+        }
+        self.hls = HlsPackager(hub, self.limits, **packaging)
+        self.llhls = LlHlsPackager(hub, self.limits, part_seconds=hls_part_seconds, **packaging)
 
     async def snapshot(self, camera_id: int) -> bytes:
         return await self.snapshots.snapshot(camera_id)

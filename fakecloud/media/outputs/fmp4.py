@@ -19,7 +19,7 @@ import av
 import av.video.stream
 
 from fakecloud.media.frames import MediaFrame
-from fakecloud.media.outputs.muxing import MonotonicClock, video_packet
+from fakecloud.media.outputs.muxing import ChunkSink, MonotonicClock, video_packet
 from fakecloud.media.outputs.pictures import PictureError, picture_size
 
 CLOCK = 90_000
@@ -64,29 +64,13 @@ class Fragment:
     independent: bool  # starts with a keyframe
 
 
-class _Sink:
-    """A write-only file for PyAV's muxer: collects what it writes until taken."""
-
-    def __init__(self) -> None:
-        self._chunks: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self._chunks.append(bytes(data))
-        return len(data)
-
-    def take(self) -> bytes:
-        data = b"".join(self._chunks)
-        self._chunks.clear()
-        return data
-
-
 class Fmp4Fragmenter:
     """Feeds frames (the first a keyframe) to one mp4 muxer; blocking, run it in a worker."""
 
     def __init__(self, part_seconds: float):
         self.part_seconds = part_seconds
         self.init: bytes | None = None  # ftyp + moov, once the first fragment is out
-        self._sink = _Sink()
+        self._sink = ChunkSink()
         self._container: av.container.OutputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None
         self._clock = MonotonicClock(CLOCK)

@@ -139,30 +139,9 @@ class HlsSession(LiveSession):
 class HlsPackager(Packager[HlsSession]):
     """Every camera's MPEG-TS HLS session, started by the first playlist request."""
 
-    def __init__(
-        self,
-        hub: MediaHub,
-        limits: StreamLimits,
-        *,
-        segment_seconds: float = 1.0,
-        window: int = 4,
-        linger: float = 30.0,
-        max_segment_bytes: int = 8 << 20,
-    ):
-        super().__init__(hub, limits, segment_seconds=segment_seconds, linger=linger)
-        self.window = window
-        self.max_segment_bytes = max_segment_bytes
-
     def _new_session(self, camera_id: int, next_sequence: int) -> HlsSession:
-        return HlsSession(
-            self.hub,
-            camera_id,
-            self.limits,
-            segment_seconds=self.segment_seconds,
-            window=self.window,
-            max_segment_bytes=self.max_segment_bytes,
-            first_sequence=next_sequence,
-        )
+        options = self._session_options()
+        return HlsSession(self.hub, camera_id, self.limits, first_sequence=next_sequence, **options)
 
     async def playlist(self, camera_id: int) -> str:
         """The live playlist; raises NoVideoError or UnsupportedCodecError."""

@@ -145,31 +145,15 @@ class LlHlsPackager(Packager[LlHlsSession]):
     """Every camera's LL-HLS session, started by the first playlist request."""
 
     def __init__(
-        self,
-        hub: MediaHub,
-        limits: StreamLimits,
-        *,
-        segment_seconds: float = 1.0,
-        part_seconds: float = 0.2,
-        window: int = 4,
-        linger: float = 30.0,
-        max_segment_bytes: int = 8 << 20,
+        self, hub: MediaHub, limits: StreamLimits, *, part_seconds: float = 0.2, **options: Any
     ):
-        super().__init__(hub, limits, segment_seconds=segment_seconds, linger=linger)
+        super().__init__(hub, limits, **options)
         self.part_seconds = part_seconds
-        self.window = window
-        self.max_segment_bytes = max_segment_bytes
 
     def _new_session(self, camera_id: int, next_sequence: int) -> LlHlsSession:
+        options = self._session_options() | {"part_seconds": self.part_seconds}
         return LlHlsSession(
-            self.hub,
-            camera_id,
-            self.limits,
-            segment_seconds=self.segment_seconds,
-            part_seconds=self.part_seconds,
-            window=self.window,
-            max_segment_bytes=self.max_segment_bytes,
-            first_sequence=next_sequence,
+            self.hub, camera_id, self.limits, first_sequence=next_sequence, **options
         )
 
     async def playlist(self, camera_id: int, request: ReloadRequest | None = None) -> str:

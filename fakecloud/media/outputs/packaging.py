@@ -107,13 +107,22 @@ class Packager(Generic[SessionT]):
     """Every camera's session of one kind. Subclasses implement `_new_session`."""
 
     def __init__(
-        self, hub: MediaHub, limits: StreamLimits, *, segment_seconds: float, linger: float
+        self,
+        hub: MediaHub,
+        limits: StreamLimits,
+        *,
+        segment_seconds: float = 1.0,
+        window: int = 4,
+        linger: float = 30.0,
+        max_segment_bytes: int = 8 << 20,
     ):
         self.hub = hub
         # HLS sessions end by the request linger, not by the per-viewer time limit.
         self.limits = StreamLimits(limits.video_timeout, limits.idle_timeout, None)
         self.segment_seconds = segment_seconds
+        self.window = window
         self.linger = linger
+        self.max_segment_bytes = max_segment_bytes
         self._sessions: dict[int, SessionT] = {}
         self._expiry: dict[int, asyncio.TimerHandle] = {}
         # Playlist requests still waiting for a first segment, per camera: no expiry meanwhile.
@@ -122,6 +131,14 @@ class Packager(Generic[SessionT]):
 
     def _new_session(self, camera_id: int, next_sequence: int) -> SessionT:
         raise NotImplementedError
+
+    def _session_options(self) -> dict[str, Any]:
+        """What every kind of session is built with."""
+        return {
+            "segment_seconds": self.segment_seconds,
+            "window": self.window,
+            "max_segment_bytes": self.max_segment_bytes,
+        }
 
     async def ready_session(self, camera_id: int) -> SessionT:
         """The camera's session once it has media, started (or restarted) if need be; raises

@@ -174,9 +174,25 @@ async def media_server() -> AsyncIterator[MediaServer]:
         yield server
 
 
-async def ffprobe(url: str, *extra: str) -> dict[str, Any]:
-    """The first video stream as the real ffprobe sees it (run without blocking the server)."""
+async def run_client(*command: str, within: float = 30) -> tuple[bytes, str]:
+    """Run a real client (ffprobe, ffmpeg) without blocking the server; its stdout and stderr.
+    Fails the test if it does not exit 0 within `within` seconds."""
     process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), within)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    errors = stderr.decode(errors="replace")
+    assert process.returncode == 0, errors
+    return stdout, errors
+
+
+async def ffprobe(url: str, *extra: str) -> dict[str, Any]:
+    """The first video stream as the real ffprobe sees it."""
+    stdout, errors = await run_client(
         "ffprobe",
         "-v",
         "error",
@@ -190,15 +206,7 @@ async def ffprobe(url: str, *extra: str) -> dict[str, Any]:
         "-of",
         "json",
         url,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-    assert process.returncode == 0, stderr.decode(errors="replace")
     streams = json.loads(stdout)["streams"]
-    assert streams, f"ffprobe found no video stream: {stderr.decode(errors='replace')}"
+    assert streams, f"ffprobe found no video stream: {errors}"
     return streams[0]

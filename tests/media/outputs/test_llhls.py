@@ -4,7 +4,6 @@ until their part exists, and an LL-HLS client's delay behind the camera is measu
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import itertools
 import statistics
@@ -23,6 +22,7 @@ from tests.media.outputs.conftest import (
     MediaServer,
     SteppedCamera,
     ffprobe,
+    run_client,
     running_media_server,
 )
 from tests.media.outputs.llhls_check import CheckedPlaylist, check_playlist
@@ -50,7 +50,7 @@ async def test_ffmpeg_decodes_the_counter_in_order() -> None:
 
 
 async def _ffmpeg_gray_frames(url: str, frames: int) -> bytes:
-    process = await asyncio.create_subprocess_exec(
+    stdout, _ = await run_client(
         "ffmpeg",
         "-v",
         "error",
@@ -65,15 +65,8 @@ async def _ffmpeg_gray_frames(url: str, frames: int) -> bytes:
         "-pix_fmt",
         "gray",
         "-",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        within=60,
     )
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-    assert process.returncode == 0, stderr.decode(errors="replace")
     return stdout
 
 
@@ -129,12 +122,15 @@ async def test_blocking_reload_holds_until_the_part_exists_and_times_out_cleanly
         )
         done, _ = await asyncio.wait({held}, timeout=0.5)  # bounded check that it is held
         assert not done, "answered before the part existed"
-        hinted = asyncio.create_task(client.get(BASE.format(SILENT_CAMERA) + "ll_part_1_2.m4s"))
         await camera.allow(1)  # frame 21 closes part 1.1
         answer = await held
         assert answer.status_code == 200
-        assert [p.uri for p in check_playlist(answer.text).open_parts][-1] == "ll_part_1_1.m4s"
-        assert not hinted.done()
+        answered = check_playlist(answer.text)
+        assert [p.uri for p in answered.open_parts][-1] == "ll_part_1_1.m4s"
+        assert answered.hint == "ll_part_1_2.m4s"
+        hinted = asyncio.create_task(client.get(BASE.format(SILENT_CAMERA) + answered.hint))
+        done, _ = await asyncio.wait({hinted}, timeout=0.5)
+        assert not done, "the preload hint was answered before its part existed"
         await camera.allow(3)  # frame 24 closes part 1.2, the preload hint
         part = await hinted
         assert part.status_code == 200 and part.content[4:8] == b"moof"

@@ -124,4 +124,6 @@ def test_a_satisfied_request_stays_satisfied_as_media_comes(
     request = ReloadRequest(msn, part)
     if reload_satisfied(request, finished, open_sequence, open_parts):
         assert reload_satisfied(request, finished, open_sequence, open_parts + 1)
-        assert reload_satisfied(request, finished | {open_sequence: 5}, open_sequence + 1, 0)
+        # ... and when the open segment finishes with those parts and one more.
+        closed = finished | {open_sequence: open_parts + 1}
+        assert reload_satisfied(request, closed, open_sequence + 1, 0)
