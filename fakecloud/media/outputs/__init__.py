@@ -12,6 +12,7 @@ from fakecloud.media.outputs.flv import flv_stream
 from fakecloud.media.outputs.hls import HlsPackager
 from fakecloud.media.outputs.llhls import LlHlsPackager
 from fakecloud.media.outputs.mjpeg import MjpegFeeds
+from fakecloud.media.outputs.packaging import SegmentOptions
 from fakecloud.media.outputs.snapshot import SnapshotMaker
 from fakecloud.media.outputs.streaming import StreamLimits, live_frames
 
@@ -46,13 +47,11 @@ class MediaOutputs:
         self.mjpeg_feeds = MjpegFeeds(hub, self.limits, max_fps=mjpeg_max_fps, qscale=jpeg_qscale)
         self.snapshots = SnapshotMaker(hub, self.limits, qscale=jpeg_qscale)
         # Both HLS forms cut segments alike; LL-HLS also cuts them into parts.
-        packaging: dict[str, Any] = {
-            "segment_seconds": hls_segment_seconds,
-            "window": hls_window,
-            "linger": hls_linger,
-        }
-        self.hls = HlsPackager(hub, self.limits, **packaging)
-        self.llhls = LlHlsPackager(hub, self.limits, part_seconds=hls_part_seconds, **packaging)
+        segments = SegmentOptions(segment_seconds=hls_segment_seconds, window=hls_window)
+        self.hls = HlsPackager(hub, self.limits, options=segments, linger=hls_linger)
+        self.llhls = LlHlsPackager(
+            hub, self.limits, options=segments, linger=hls_linger, part_seconds=hls_part_seconds
+        )
 
     async def snapshot(self, camera_id: int) -> bytes:
         return await self.snapshots.snapshot(camera_id)

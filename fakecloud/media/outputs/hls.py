@@ -22,7 +22,7 @@ import av
 from fakecloud.media.frames import MediaFrame
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs.muxing import MonotonicClock, video_packet
-from fakecloud.media.outputs.packaging import LiveSession, Packager
+from fakecloud.media.outputs.packaging import LiveSession, Packager, SegmentOptions
 from fakecloud.media.outputs.pictures import PictureError
 from fakecloud.media.outputs.streaming import StreamLimits
 
@@ -61,25 +61,19 @@ class HlsSession(LiveSession):
         hub: MediaHub,
         camera_id: int,
         limits: StreamLimits,
+        options: SegmentOptions,
         *,
-        segment_seconds: float,
-        window: int,
-        max_segment_bytes: int,
-        first_sequence: int = 0,
+        next_sequence: int = 0,
     ):
-        self.segment_seconds = segment_seconds
-        self.window = window
-        self.max_segment_bytes = max_segment_bytes
+        super().__init__(hub, camera_id, limits, options, next_sequence=next_sequence)
         # Clients that fetched the previous playlist may still ask for the segments just before.
-        self.segments: deque[Segment] = deque(maxlen=window + 3)
+        self.segments: deque[Segment] = deque(maxlen=self.window + 3)
         self.discontinuities_dropped = 0
         self._clock = MonotonicClock(MPEGTS_CLOCK)
         self._pending: list[MediaFrame] = []
         self._pending_bytes = 0
         # A session that continues an earlier one's numbering starts with a discontinuity.
-        self._lost = first_sequence > 0
-        super().__init__(hub, camera_id, limits, next_sequence=first_sequence)
-        self.target_duration = max(1, math.ceil(segment_seconds))
+        self._lost = next_sequence > 0
 
     def has_media(self) -> bool:
         return bool(self.segments)
@@ -140,8 +134,9 @@ class HlsPackager(Packager[HlsSession]):
     """Every camera's MPEG-TS HLS session, started by the first playlist request."""
 
     def _new_session(self, camera_id: int, next_sequence: int) -> HlsSession:
-        options = self._session_options()
-        return HlsSession(self.hub, camera_id, self.limits, first_sequence=next_sequence, **options)
+        return HlsSession(
+            self.hub, camera_id, self.limits, self.options, next_sequence=next_sequence
+        )
 
     async def playlist(self, camera_id: int) -> str:
         """The live playlist; raises NoVideoError or UnsupportedCodecError."""

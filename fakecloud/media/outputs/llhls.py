@@ -26,7 +26,13 @@ from fakecloud.media.outputs.llhls_playlist import (
     reload_satisfied,
     too_far_ahead,
 )
-from fakecloud.media.outputs.packaging import PLAYER_RELOADS_COVERED, LiveSession, Packager
+from fakecloud.media.outputs.packaging import (
+    DEFAULT_SEGMENTS,
+    PLAYER_RELOADS_COVERED,
+    LiveSession,
+    Packager,
+    SegmentOptions,
+)
 from fakecloud.media.outputs.streaming import StreamLimits
 
 PART_TYPE = "video/mp4"
@@ -46,23 +52,17 @@ class LlHlsSession(LiveSession):
         hub: MediaHub,
         camera_id: int,
         limits: StreamLimits,
+        options: SegmentOptions,
         *,
-        segment_seconds: float,
         part_seconds: float,
-        window: int,
-        max_segment_bytes: int,
-        first_sequence: int = 0,
+        next_sequence: int = 0,
     ):
-        self.segment_seconds = segment_seconds
-        self.window = window
-        self.max_segment_bytes = max_segment_bytes
-        self.segments: deque[LlSegment] = deque(maxlen=window + KEPT_BEHIND)
+        super().__init__(hub, camera_id, limits, options, next_sequence=next_sequence)
+        self.segments: deque[LlSegment] = deque(maxlen=self.window + KEPT_BEHIND)
         self.open_parts: list[Part] = []
         # The part target only grows: players size their hold-back by it.
         self.part_target = part_seconds
         self._fragmenter = Fmp4Fragmenter(part_seconds)
-        super().__init__(hub, camera_id, limits, next_sequence=first_sequence)
-        self.target_duration = max(1, math.ceil(segment_seconds))
 
     @property
     def open_sequence(self) -> int:
@@ -145,15 +145,25 @@ class LlHlsPackager(Packager[LlHlsSession]):
     """Every camera's LL-HLS session, started by the first playlist request."""
 
     def __init__(
-        self, hub: MediaHub, limits: StreamLimits, *, part_seconds: float = 0.2, **options: Any
+        self,
+        hub: MediaHub,
+        limits: StreamLimits,
+        *,
+        options: SegmentOptions = DEFAULT_SEGMENTS,
+        linger: float = 30.0,
+        part_seconds: float = 0.2,
     ):
-        super().__init__(hub, limits, **options)
+        super().__init__(hub, limits, options=options, linger=linger)
         self.part_seconds = part_seconds
 
     def _new_session(self, camera_id: int, next_sequence: int) -> LlHlsSession:
-        options = self._session_options() | {"part_seconds": self.part_seconds}
         return LlHlsSession(
-            self.hub, camera_id, self.limits, first_sequence=next_sequence, **options
+            self.hub,
+            camera_id,
+            self.limits,
+            self.options,
+            part_seconds=self.part_seconds,
+            next_sequence=next_sequence,
         )
 
     async def playlist(self, camera_id: int, request: ReloadRequest | None = None) -> str:

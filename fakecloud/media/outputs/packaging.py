@@ -13,6 +13,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from fakecloud.media.frames import MediaFrame
@@ -30,14 +31,35 @@ log = logging.getLogger(__name__)
 PLAYER_RELOADS_COVERED = 3
 
 
+@dataclass(frozen=True, slots=True)
+class SegmentOptions:
+    segment_seconds: float = 1.0  # shortest segment: cut at the next keyframe after this
+    window: int = 4  # segments in the playlist
+    max_segment_bytes: int = 8 << 20
+
+
+DEFAULT_SEGMENTS = SegmentOptions()
+
+
 class LiveSession:
     """One camera's packager task. Subclasses implement `_take` (one H.264 frame; the first is a
     keyframe) and `has_media` (enough to serve a first playlist)."""
 
-    def __init__(self, hub: MediaHub, camera_id: int, limits: StreamLimits, *, next_sequence: int):
+    def __init__(
+        self,
+        hub: MediaHub,
+        camera_id: int,
+        limits: StreamLimits,
+        options: SegmentOptions,
+        *,
+        next_sequence: int = 0,
+    ):
         self.camera_id = camera_id
+        self.segment_seconds = options.segment_seconds
+        self.window = options.window
+        self.max_segment_bytes = options.max_segment_bytes
         self.error: Exception | None = None
-        self.target_duration = 1
+        self.target_duration = max(1, math.ceil(options.segment_seconds))
         # Numbering continues across restarts so players never see the sequence go back.
         self.next_sequence = next_sequence
         self._changed = asyncio.Event()
@@ -111,18 +133,15 @@ class Packager(Generic[SessionT]):
         hub: MediaHub,
         limits: StreamLimits,
         *,
-        segment_seconds: float = 1.0,
-        window: int = 4,
+        options: SegmentOptions = DEFAULT_SEGMENTS,
         linger: float = 30.0,
-        max_segment_bytes: int = 8 << 20,
     ):
         self.hub = hub
         # HLS sessions end by the request linger, not by the per-viewer time limit.
         self.limits = StreamLimits(limits.video_timeout, limits.idle_timeout, None)
-        self.segment_seconds = segment_seconds
-        self.window = window
+        self.options = options
+        self.segment_seconds = options.segment_seconds
         self.linger = linger
-        self.max_segment_bytes = max_segment_bytes
         self._sessions: dict[int, SessionT] = {}
         self._expiry: dict[int, asyncio.TimerHandle] = {}
         # Playlist requests still waiting for a first segment, per camera: no expiry meanwhile.
@@ -131,14 +150,6 @@ class Packager(Generic[SessionT]):
 
     def _new_session(self, camera_id: int, next_sequence: int) -> SessionT:
         raise NotImplementedError
-
-    def _session_options(self) -> dict[str, Any]:
-        """What every kind of session is built with."""
-        return {
-            "segment_seconds": self.segment_seconds,
-            "window": self.window,
-            "max_segment_bytes": self.max_segment_bytes,
-        }
 
     async def ready_session(self, camera_id: int) -> SessionT:
         """The camera's session once it has media, started (or restarted) if need be; raises
