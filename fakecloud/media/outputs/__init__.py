@@ -47,11 +47,9 @@ class MediaOutputs:
         self.mjpeg_feeds = MjpegFeeds(hub, self.limits, max_fps=mjpeg_max_fps, qscale=jpeg_qscale)
         self.snapshots = SnapshotMaker(hub, self.limits, qscale=jpeg_qscale)
         # Both HLS forms cut segments alike; LL-HLS also cuts them into parts.
-        segments = SegmentOptions(segment_seconds=hls_segment_seconds, window=hls_window)
+        segments = SegmentOptions(hls_segment_seconds, hls_window, part_seconds=hls_part_seconds)
         self.hls = HlsPackager(hub, self.limits, options=segments, linger=hls_linger)
-        self.llhls = LlHlsPackager(
-            hub, self.limits, options=segments, linger=hls_linger, part_seconds=hls_part_seconds
-        )
+        self.llhls = LlHlsPackager(hub, self.limits, options=segments, linger=hls_linger)
 
     async def snapshot(self, camera_id: int) -> bytes:
         return await self.snapshots.snapshot(camera_id)

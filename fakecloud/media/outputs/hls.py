@@ -20,11 +20,9 @@ from typing import Any
 import av
 
 from fakecloud.media.frames import MediaFrame
-from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs.muxing import MonotonicClock, video_packet
 from fakecloud.media.outputs.packaging import LiveSession, Packager, SegmentOptions
 from fakecloud.media.outputs.pictures import PictureError
-from fakecloud.media.outputs.streaming import StreamLimits
 
 MPEGTS_CLOCK = 90_000
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
@@ -56,16 +54,7 @@ def mux_segment(frames: Sequence[MediaFrame], ticks: Sequence[int]) -> bytes:
 class HlsSession(LiveSession):
     """One camera's MPEG-TS packager: a window of finished segments."""
 
-    def __init__(
-        self,
-        hub: MediaHub,
-        camera_id: int,
-        limits: StreamLimits,
-        options: SegmentOptions,
-        *,
-        next_sequence: int = 0,
-    ):
-        super().__init__(hub, camera_id, limits, options, next_sequence=next_sequence)
+    def _prepare(self, options: SegmentOptions) -> None:
         # Clients that fetched the previous playlist may still ask for the segments just before.
         self.segments: deque[Segment] = deque(maxlen=self.window + 3)
         self.discontinuities_dropped = 0
@@ -73,7 +62,7 @@ class HlsSession(LiveSession):
         self._pending: list[MediaFrame] = []
         self._pending_bytes = 0
         # A session that continues an earlier one's numbering starts with a discontinuity.
-        self._lost = next_sequence > 0
+        self._lost = self.next_sequence > 0
 
     def has_media(self) -> bool:
         return bool(self.segments)
@@ -133,10 +122,7 @@ class HlsSession(LiveSession):
 class HlsPackager(Packager[HlsSession]):
     """Every camera's MPEG-TS HLS session, started by the first playlist request."""
 
-    def _new_session(self, camera_id: int, next_sequence: int) -> HlsSession:
-        return HlsSession(
-            self.hub, camera_id, self.limits, self.options, next_sequence=next_sequence
-        )
+    session_type = HlsSession
 
     async def playlist(self, camera_id: int) -> str:
         """The live playlist; raises NoVideoError or UnsupportedCodecError."""

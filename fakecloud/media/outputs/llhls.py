@@ -14,7 +14,6 @@ from collections import deque
 from typing import Any
 
 from fakecloud.media.frames import MediaFrame
-from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs.fmp4 import Fmp4Fragmenter, Fragment
 from fakecloud.media.outputs.llhls_playlist import (
     LivePlaylist,
@@ -27,13 +26,11 @@ from fakecloud.media.outputs.llhls_playlist import (
     too_far_ahead,
 )
 from fakecloud.media.outputs.packaging import (
-    DEFAULT_SEGMENTS,
     PLAYER_RELOADS_COVERED,
     LiveSession,
     Packager,
     SegmentOptions,
 )
-from fakecloud.media.outputs.streaming import StreamLimits
 
 PART_TYPE = "video/mp4"
 # Segments kept beyond the playlist's window, for players that fetched the playlist before.
@@ -47,22 +44,12 @@ class ReloadTimeoutError(Exception):
 class LlHlsSession(LiveSession):
     """One camera's fMP4 packager: finished segments and the parts of the one being made."""
 
-    def __init__(
-        self,
-        hub: MediaHub,
-        camera_id: int,
-        limits: StreamLimits,
-        options: SegmentOptions,
-        *,
-        part_seconds: float,
-        next_sequence: int = 0,
-    ):
-        super().__init__(hub, camera_id, limits, options, next_sequence=next_sequence)
+    def _prepare(self, options: SegmentOptions) -> None:
         self.segments: deque[LlSegment] = deque(maxlen=self.window + KEPT_BEHIND)
         self.open_parts: list[Part] = []
         # The part target only grows: players size their hold-back by it.
-        self.part_target = part_seconds
-        self._fragmenter = Fmp4Fragmenter(part_seconds)
+        self.part_target = options.part_seconds
+        self._fragmenter = Fmp4Fragmenter(options.part_seconds)
 
     @property
     def open_sequence(self) -> int:
@@ -144,27 +131,7 @@ class LlHlsSession(LiveSession):
 class LlHlsPackager(Packager[LlHlsSession]):
     """Every camera's LL-HLS session, started by the first playlist request."""
 
-    def __init__(
-        self,
-        hub: MediaHub,
-        limits: StreamLimits,
-        *,
-        options: SegmentOptions = DEFAULT_SEGMENTS,
-        linger: float = 30.0,
-        part_seconds: float = 0.2,
-    ):
-        super().__init__(hub, limits, options=options, linger=linger)
-        self.part_seconds = part_seconds
-
-    def _new_session(self, camera_id: int, next_sequence: int) -> LlHlsSession:
-        return LlHlsSession(
-            self.hub,
-            camera_id,
-            self.limits,
-            self.options,
-            part_seconds=self.part_seconds,
-            next_sequence=next_sequence,
-        )
+    session_type = LlHlsSession
 
     async def playlist(self, camera_id: int, request: ReloadRequest | None = None) -> str:
         """The live playlist, once it holds what `request` asks for. Raises NoVideoError,

@@ -36,14 +36,15 @@ class SegmentOptions:
     segment_seconds: float = 1.0  # shortest segment: cut at the next keyframe after this
     window: int = 4  # segments in the playlist
     max_segment_bytes: int = 8 << 20
+    part_seconds: float = 0.2  # LL-HLS parts (fMP4 fragments) last at least this
 
 
 DEFAULT_SEGMENTS = SegmentOptions()
 
 
 class LiveSession:
-    """One camera's packager task. Subclasses implement `_take` (one H.264 frame; the first is a
-    keyframe) and `has_media` (enough to serve a first playlist)."""
+    """One camera's packager task. Subclasses implement `_prepare` (their state), `_take` (one
+    H.264 frame; the first is a keyframe) and `has_media` (enough to serve a first playlist)."""
 
     def __init__(
         self,
@@ -63,6 +64,7 @@ class LiveSession:
         # Numbering continues across restarts so players never see the sequence go back.
         self.next_sequence = next_sequence
         self._changed = asyncio.Event()
+        self._prepare(options)
         self._task = asyncio.get_running_loop().create_task(
             self._run(hub, limits), name=f"{type(self).__name__}-{camera_id}"
         )
@@ -70,6 +72,9 @@ class LiveSession:
     @property
     def running(self) -> bool:
         return not self._task.done()
+
+    def _prepare(self, options: SegmentOptions) -> None:
+        raise NotImplementedError
 
     def has_media(self) -> bool:
         raise NotImplementedError
@@ -126,7 +131,9 @@ SessionT = TypeVar("SessionT", bound=LiveSession)
 
 
 class Packager(Generic[SessionT]):
-    """Every camera's session of one kind. Subclasses implement `_new_session`."""
+    """Every camera's session of one kind (`session_type`)."""
+
+    session_type: type[SessionT]
 
     def __init__(
         self,
@@ -149,7 +156,9 @@ class Packager(Generic[SessionT]):
         self._stopping: set[asyncio.Task[None]] = set()
 
     def _new_session(self, camera_id: int, next_sequence: int) -> SessionT:
-        raise NotImplementedError
+        return self.session_type(
+            self.hub, camera_id, self.limits, self.options, next_sequence=next_sequence
+        )
 
     async def ready_session(self, camera_id: int) -> SessionT:
         """The camera's session once it has media, started (or restarted) if need be; raises
