@@ -71,8 +71,7 @@ class Fmp4Fragmenter:
         self.part_seconds = part_seconds
         self.init: bytes | None = None  # ftyp + moov, once the first fragment is out
         self._sink = ChunkSink()
-        self._container: av.container.OutputContainer | None = None
-        self._stream: av.video.stream.VideoStream | None = None
+        self._muxer: tuple[av.container.OutputContainer, av.video.stream.VideoStream] | None = None
         self._clock = MonotonicClock(CLOCK)
         # Ticks of the frames muxed since the last fragment came out.
         self._held: list[int] = []
@@ -81,9 +80,11 @@ class Fmp4Fragmenter:
         self._lock = threading.Lock()
         self._closed = False
 
-    def _open(self, first: MediaFrame) -> av.video.stream.VideoStream:
+    def _open(
+        self, first: MediaFrame
+    ) -> tuple[av.container.OutputContainer, av.video.stream.VideoStream]:
         width, height = picture_size(first)
-        self._container = av.open(
+        container = av.open(
             self._sink,
             "w",
             format="mp4",
@@ -94,9 +95,12 @@ class Fmp4Fragmenter:
                 "flush_packets": "1",
             },
         )
-        stream = self._container.add_mux_stream("h264", width=width, height=height)
+        stream = container.add_mux_stream("h264", width=width, height=height)
+        if not isinstance(stream, av.video.stream.VideoStream):
+            container.close()
+            raise PictureError(f"the mp4 muxer made a {type(stream).__name__} for H.264")
         stream.time_base = Fraction(1, CLOCK)
-        return stream
+        return container, stream
 
     def feed(self, frame: MediaFrame) -> Fragment | None:
         """The fragment this frame closed (it holds the frames before it), if any."""
@@ -104,11 +108,12 @@ class Fmp4Fragmenter:
             return None if self._closed else self._feed(frame)
 
     def _feed(self, frame: MediaFrame) -> Fragment | None:
-        if self._stream is None:
-            self._stream = self._open(frame)
+        if self._muxer is None:
+            self._muxer = self._open(frame)
+        container, stream = self._muxer
         ticks = self._clock.ticks(frame.timestamp)
         try:
-            self._container.mux(video_packet(frame, self._stream, ticks))  # type: ignore[union-attr]
+            container.mux(video_packet(frame, stream, ticks))
         except (av.FFmpegError, ValueError) as error:
             raise PictureError(f"cannot mux fMP4: {error}") from error
         fragment = self._fragment(self._sink.take(), ticks)
@@ -142,7 +147,7 @@ class Fmp4Fragmenter:
         """Free the muxer; the fragment still held is dropped (nobody waits for it)."""
         with self._lock:
             self._closed = True
-            if self._container is not None:
-                self._container.close()
-                self._container = None
+            if self._muxer is not None:
+                self._muxer[0].close()
+                self._muxer = None
                 self._sink.take()
