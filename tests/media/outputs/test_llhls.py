@@ -207,3 +207,18 @@ async def test_an_llhls_client_is_under_a_second_behind_the_camera() -> None:
     p50, worst = statistics.median(delays), max(delays)
     print(f"LL-HLS part delay over {len(delays)} frames: p50 {p50:.3f} s, max {worst:.3f} s")
     assert len(delays) >= 40 and worst < 1.0
+
+
+async def test_the_packager_stops_after_the_linger_and_the_camera_is_released() -> None:
+    async with (
+        running_media_server(hls_linger=0.05) as server,
+        httpx.AsyncClient(base_url=server.base_url, timeout=WITHIN) as client,
+    ):
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        assert (await client.get(PLAYLIST.format(H264_CAMERA))).status_code == 200
+        assert server.outputs.status()["llhls"][str(H264_CAMERA)]["running"] is True
+        # The linger is never shorter than three target durations (3 s): players reload.
+        released = await asyncio.wait_for(server.released.get(), WITHIN)
+        assert released == H264_CAMERA and loop.time() - asked >= 2.9
+        assert server.outputs.status()["llhls"] == {}
