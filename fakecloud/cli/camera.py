@@ -9,7 +9,9 @@ from typing import Any
 from fakecloud.cli.account import open_store
 from fakecloud.core.config import Settings
 from fakecloud.core.errors import UserError
+from fakecloud.media.urls import snippets, stream_key, urls_for_settings
 from fakecloud.store import Camera
+from fakecloud.store.protocol import AdminStore
 
 RECENT_EVENTS = 10
 
@@ -44,6 +46,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     approve.add_argument("id", type=int)
     approve.add_argument("--account", required=True, help="the account that owns it")
     approve.set_defaults(handler=_approve)
+
+    urls = actions.add_parser(
+        "urls",
+        help="every URL of a camera, and configuration for go2rtc, Frigate, Home Assistant, "
+        "Blue Iris and VLC",
+    )
+    urls.add_argument("camera", metavar="ID", help="the camera's id, or its name or alias")
+    urls.add_argument("--json", action="store_true", help="machine-readable output")
+    urls.set_defaults(handler=_urls)
 
     forget = actions.add_parser(
         "forget", help="delete a camera and its events (it is re-added if it logs in again)"
@@ -95,6 +106,45 @@ def _print_camera(camera: Camera, record: dict[str, Any]) -> None:
     print(f"dst id       {camera.id}:{camera.mac}")
     for event in record["recent_events"]:
         print(f"event        {event['time']}  {event['kind']}  {json.dumps(event['data'])}")
+
+
+def _find(store: AdminStore, wanted: str) -> Camera:
+    """A camera by id, else by its name or alias (case-insensitive)."""
+    camera = store.get_camera(int(wanted)) if wanted.isdecimal() else None
+    if camera is None:
+        folded = wanted.casefold()
+        named = [
+            known
+            for known in store.list_cameras()
+            if folded in ((known.name or "").casefold(), known.alias.casefold())
+        ]
+        if len(named) > 1:
+            raise UserError(f"{len(named)} cameras are named {wanted!r}: use the id")
+        camera = named[0] if named else None
+    if camera is None:
+        raise UserError(f"no camera {wanted!r}")
+    return camera
+
+
+def _urls(args: argparse.Namespace, settings: Settings) -> int:
+    with open_store(settings) as store:
+        camera = _find(store, args.camera)
+    urls = urls_for_settings(settings, camera.id, camera.name)
+    ready = snippets(urls, stream_key(camera.id, camera.name))
+    if args.json:
+        print(json.dumps({"id": camera.id, "urls": urls.as_dict(), "snippets": ready}, indent=2))
+        return 0
+    print(f"camera {camera.id} ({camera.name or camera.alias})")
+    for key, url in urls.as_dict().items():
+        if url is not None:
+            print(f"{key:<13} {url}")
+    print(
+        "Clients outside FAKECLOUD_TRUSTED_NETWORKS log in: http://LOGIN:TOKEN@... "
+        "(a token from 'fakecloud account token LOGIN')."
+    )
+    for product, text in ready.items():
+        print(f"\n# {product}\n{text}", end="")
+    return 0
 
 
 def _approve(args: argparse.Namespace, settings: Settings) -> int:

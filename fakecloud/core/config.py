@@ -116,8 +116,9 @@ class Settings(BaseSettings):
         10.0, gt=0, le=120, description="seconds to wait for a camera's first frame"
     )
     mjpeg_max_fps: float = Field(5.0, gt=0, le=30, description="MJPEG rate for H.264 cameras")
+    # 0 = no limit: a 24/7 recorder must not see a gap every hour (issue 10).
     max_stream_seconds: float = Field(
-        3600.0, gt=0, description="longest single MJPEG or FLV response"
+        0.0, ge=0, description="longest single MJPEG or FLV response; 0: unlimited"
     )
     # WebRTC viewers (docs/webrtc.md): each costs sockets, DTLS and SRTP state.
     webrtc_max_peers: int = Field(32, ge=1, le=1024, description="WebRTC viewers in all")

@@ -11,6 +11,7 @@ from fakecloud.web import (
     routes_ca,
     routes_cxs,
     routes_health,
+    routes_llhls,
     routes_media,
     routes_setup,
     routes_webrtc,
@@ -28,7 +29,15 @@ def create_app(runtime: Runtime) -> FastAPI:
         HostCheck, allowed=AllowedHosts.for_settings(runtime.settings, runtime.catalogue)
     )
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes)
-    routes = (routes_health, routes_api, routes_ca, routes_cxs, routes_media, routes_webrtc)
+    routes = (
+        routes_health,
+        routes_api,
+        routes_ca,
+        routes_cxs,
+        routes_media,
+        routes_llhls,
+        routes_webrtc,
+    )
     for module in (*routes, routes_setup):
         app.include_router(module.router)
     # Last: whatever no route above serves is recorded in the capture log and answered 404.

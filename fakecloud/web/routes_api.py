@@ -9,15 +9,16 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
+from fakecloud.core.config import Settings
 from fakecloud.core.errors import UserError
+from fakecloud.media.urls import http_paths, snippets, stream_key, urls_for_settings
 from fakecloud.web.deps import CameraDep, RuntimeDep, StoreDep, ViewerDep
 from fakecloud.web.sessions import require_anti_csrf
 
 router = APIRouter(tags=["api"])
 
 
-def camera_summary(camera: Any) -> dict[str, Any]:
-    base = f"/api/cameras/{camera.id}"
+def camera_summary(camera: Any, settings: Settings) -> dict[str, Any]:
     return {
         "id": camera.id,
         "alias": camera.alias,
@@ -29,23 +30,26 @@ def camera_summary(camera: Any) -> dict[str, Any]:
         "last_ip": camera.last_ip,
         "last_seen": camera.last_seen,
         "firmware": camera.firmware,
-        "urls": {
-            "snapshot": f"{base}/snapshot.jpg",
-            "mjpeg": f"{base}/stream.mjpeg",
-            "hls": f"{base}/hls/index.m3u8",
-            "flv": f"/cxs/api/devices/{camera.id}/cam/liveStream?type=video/x-flv",
-        },
+        # Where other programs watch (the announce address); the dashboard links `paths`.
+        "urls": urls_for_settings(settings, camera.id, camera.name).as_dict(),
+        "paths": http_paths(camera.id),
     }
 
 
 @router.get("/api/cameras")
-async def list_cameras(viewer: ViewerDep, store: StoreDep) -> list[dict[str, Any]]:
-    return [camera_summary(camera) for camera in await store.list_cameras(owner=viewer.login)]
+async def list_cameras(
+    viewer: ViewerDep, store: StoreDep, runtime: RuntimeDep
+) -> list[dict[str, Any]]:
+    cameras = await store.list_cameras(owner=viewer.login)
+    return [camera_summary(camera, runtime.settings) for camera in cameras]
 
 
 @router.get("/api/cameras/{camera_id}")
-async def show_camera(camera: CameraDep) -> dict[str, Any]:
-    return camera_summary(camera)
+async def show_camera(camera: CameraDep, runtime: RuntimeDep) -> dict[str, Any]:
+    """The camera, with its URLs and copy-ready snippets for players and NVRs."""
+    summary = camera_summary(camera, runtime.settings)
+    urls = urls_for_settings(runtime.settings, camera.id, camera.name)
+    return summary | {"snippets": snippets(urls, stream_key(camera.id, camera.name))}
 
 
 class Approval(BaseModel):
@@ -79,7 +83,7 @@ async def approve_camera(
     broker = runtime.services.broker
     if broker is not None:
         await broker.camera_changed(camera_id)
-    return camera_summary(camera) | {"proof": camera.proof}
+    return camera_summary(camera, runtime.settings) | {"proof": camera.proof}
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -50,7 +50,7 @@ CameraId = Annotated[int, Depends(camera_access)]
 
 
 @contextmanager
-def _video_errors(camera_id: int) -> Iterator[None]:
+def video_errors(camera_id: int) -> Iterator[None]:
     """Output failures as clear HTTP errors (before any byte of the response was sent)."""
     try:
         yield
@@ -72,7 +72,7 @@ async def _stream(
 ) -> StreamingResponse:
     """Start the body (so a camera without video gets an HTTP error, not an empty stream), then
     stream the rest; the body's subscription is released when the client goes away."""
-    with _video_errors(camera_id):
+    with video_errors(camera_id):
         try:
             first = await anext(body)
         except BaseException:
@@ -95,7 +95,7 @@ async def _stream(
 @router.get("/api/cameras/{camera_id}/snapshot.jpg")
 @router.get("/cxs/api/devices/{camera_id}/cam/recentImage.jpg")
 async def snapshot(camera_id: CameraId, outputs: MediaOutputsDep) -> Response:
-    with _video_errors(camera_id):
+    with video_errors(camera_id):
         jpeg = await outputs.snapshot(camera_id)
     return Response(jpeg, media_type="image/jpeg", headers=NO_CACHE)
 
@@ -121,7 +121,7 @@ async def live_stream(
 
 @router.get("/api/cameras/{camera_id}/hls/index.m3u8")
 async def hls_playlist(camera_id: CameraId, outputs: MediaOutputsDep) -> Response:
-    with _video_errors(camera_id):
+    with video_errors(camera_id):
         playlist = await outputs.hls.playlist(camera_id)
     return Response(playlist, media_type=PLAYLIST_TYPE, headers=NO_CACHE)
 

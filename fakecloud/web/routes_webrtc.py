@@ -17,7 +17,7 @@ from fakecloud.media.outputs.webrtc_offer import (
     read_offer,
 )
 from fakecloud.web.deps import MediaOutputsDep
-from fakecloud.web.routes_media import NO_CACHE, CameraId, _video_errors
+from fakecloud.web.routes_media import NO_CACHE, CameraId, video_errors
 
 router = APIRouter(tags=["media"])
 
@@ -37,7 +37,7 @@ async def webrtc_offer(camera_id: CameraId, request: Request, outputs: MediaOutp
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(error)) from None
     except OfferError as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
-    with _video_errors(camera_id):
+    with video_errors(camera_id):
         try:
             session = await outputs.webrtc.answer(camera_id, offer.sdp)
         except (PeerLimitError, NoCandidateError) as error:

@@ -157,15 +157,16 @@ async def test_h264_camera_in_every_output_then_stopped_after_the_linger(cloud: 
             assert held.status_code == 200
             # Each player must read the stream in its container (-f) and find the video.
             hd = {"codec_name": "h264", "width": 1280, "height": 720}
-            hls, mjpeg, flv = await asyncio.gather(
+            hls, llhls, mjpeg, flv = await asyncio.gather(
                 ffprobe(cloud.url(f"/api/cameras/{camera_id}/hls/index.m3u8"), "-f", "hls"),
+                ffprobe(cloud.url(f"/api/cameras/{camera_id}/hls/ll.m3u8"), "-f", "hls"),
                 ffprobe(cloud.url(f"/api/cameras/{camera_id}/stream.mjpeg"), "-f", "mpjpeg"),
                 ffprobe(
                     cloud.url(f"/cxs/api/devices/{camera_id}/cam/liveStream?type=video/x-flv"),
                     *("-f", "flv"),
                 ),
             )
-            assert hls == flv == hd
+            assert hls == llhls == flv == hd
             assert mjpeg["codec_name"] == "mjpeg"
 
             first = await snapshot_counter(client, camera_id)

@@ -27,6 +27,7 @@ ROUTES = [
     "/cxs/api/devices/{}/cam/recentImage.jpg",
     "/api/cameras/{}/stream.mjpeg",
     "/api/cameras/{}/hls/index.m3u8",
+    "/api/cameras/{}/hls/ll.m3u8",
     "/cxs/api/devices/{}/cam/liveStream?type=video/x-flv&viewerSessionId=1",
 ]
 

@@ -1,4 +1,5 @@
-"""Video outputs fed by the media hub: snapshot JPEG, MJPEG, HLS, FLV and WebRTC."""
+"""Video outputs fed by the media hub: snapshot JPEG, MJPEG, HLS (MPEG-TS and LL-HLS), FLV and
+WebRTC."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from fakecloud.core.events import CameraEvent, EventBus, StreamStopped, consume
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs.flv import flv_stream
 from fakecloud.media.outputs.hls import HlsPackager
+from fakecloud.media.outputs.llhls import LlHlsPackager
 from fakecloud.media.outputs.mjpeg import MjpegFeeds
+from fakecloud.media.outputs.packaging import SegmentOptions
 from fakecloud.media.outputs.snapshot import SnapshotMaker
 from fakecloud.media.outputs.streaming import StreamLimits, live_frames
 from fakecloud.media.outputs.webrtc import WebRtcLimits, WebRtcPeers
@@ -32,27 +35,25 @@ class MediaOutputs:
         bus: EventBus | None = None,
         video_timeout: float = 10.0,
         idle_timeout: float = 15.0,
-        max_stream_seconds: float = 3600.0,
+        max_stream_seconds: float = 0.0,  # 0: no limit
         mjpeg_max_fps: float = 5.0,
         jpeg_qscale: int = 5,
         hls_segment_seconds: float = 1.0,
         hls_window: int = 4,
         hls_linger: float = 30.0,
         webrtc: WebRtcLimits | None = None,
+        hls_part_seconds: float = 0.2,
     ):
         self.hub = hub
         self.bus = bus or EventBus()
         self._events: asyncio.Task[None] | None = None
-        self.limits = StreamLimits(video_timeout, idle_timeout, max_stream_seconds)
+        self.limits = StreamLimits(video_timeout, idle_timeout, max_stream_seconds or None)
         self.mjpeg_feeds = MjpegFeeds(hub, self.limits, max_fps=mjpeg_max_fps, qscale=jpeg_qscale)
         self.snapshots = SnapshotMaker(hub, self.limits, qscale=jpeg_qscale)
-        self.hls = HlsPackager(
-            hub,
-            self.limits,
-            segment_seconds=hls_segment_seconds,
-            window=hls_window,
-            linger=hls_linger,
-        )
+        # Both HLS forms cut segments alike; LL-HLS also cuts them into parts.
+        segments = SegmentOptions(hls_segment_seconds, hls_window, part_seconds=hls_part_seconds)
+        self.hls = HlsPackager(hub, self.limits, options=segments, linger=hls_linger)
+        self.llhls = LlHlsPackager(hub, self.limits, options=segments, linger=hls_linger)
         self.webrtc = WebRtcPeers(hub, self.limits, webrtc or WebRtcLimits())
 
     async def snapshot(self, camera_id: int) -> bytes:
@@ -81,12 +82,14 @@ class MediaOutputs:
             await asyncio.gather(self._events, return_exceptions=True)
             self._events = None
         await self.hls.stop()
+        await self.llhls.stop()
         await self.mjpeg_feeds.stop()
         await self.webrtc.stop()
 
     def status(self) -> dict[str, Any]:
         return {
             "hls": self.hls.status(),
+            "llhls": self.llhls.status(),
             "mjpeg": self.mjpeg_feeds.status(),
             "snapshots": self.snapshots.status(),
             "webrtc": self.webrtc.status(),

@@ -9,7 +9,7 @@ from fractions import Fraction
 import av
 
 from fakecloud.media.frames import MediaFrame
-from fakecloud.media.outputs.muxing import MonotonicClock, video_packet
+from fakecloud.media.outputs.muxing import ChunkSink, MonotonicClock, video_packet
 from fakecloud.media.outputs.pictures import PictureError, picture_size
 from fakecloud.media.outputs.streaming import UnsupportedCodecError
 
@@ -17,27 +17,11 @@ CONTENT_TYPE = "video/x-flv"
 MILLISECONDS = Fraction(1, 1000)
 
 
-class _ChunkSink:
-    """A write-only file for PyAV's muxer: collects what it writes until taken."""
-
-    def __init__(self) -> None:
-        self._chunks: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self._chunks.append(bytes(data))
-        return len(data)
-
-    def take(self) -> bytes:
-        data = b"".join(self._chunks)
-        self._chunks.clear()
-        return data
-
-
 async def flv_stream(frames: AsyncGenerator[MediaFrame, None]) -> AsyncGenerator[bytes, None]:
     """FLV bytes (header, then one tag per frame) from an H.264 feed whose first frame is a
     keyframe. Closes `frames` when done. JPEG cameras raise UnsupportedCodecError: FLV has no
     JPEG video codec."""
-    sink = _ChunkSink()
+    sink = ChunkSink()
     container: av.container.OutputContainer | None = None
     try:
         first = await anext(frames)

@@ -1,4 +1,5 @@
-"""What the FLV and MPEG-TS muxers share: packets from frames, with timestamps they accept."""
+"""What the FLV, MPEG-TS and fMP4 muxers share: packets from frames, with timestamps they
+accept, and a sink that collects what a muxer writes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,22 @@ import av
 import av.video.stream
 
 from fakecloud.media.frames import MediaFrame
+
+
+class ChunkSink:
+    """A write-only file for PyAV's muxer: collects what it writes until taken."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self._chunks.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        return data
 
 
 class MonotonicClock:

@@ -21,12 +21,14 @@ class UnsupportedCodecError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class StreamLimits:
-    """Security consideration: every viewer stream is bounded in time, so a forgotten browser
-    tab or a stalled camera cannot hold a subscription (and the camera's upload) forever."""
+    """Security consideration: a stalled camera cannot hold a subscription forever (the idle
+    timeout ends it); a viewer that keeps reading may watch without end unless `max_duration`
+    is set, because a 24/7 recorder must not get a gap on a timer. Each viewer costs one
+    bounded queue, and the viewer caps per camera bound how many there are."""
 
     video_timeout: float = 10.0  # a known camera without video within this → NoVideoError
     idle_timeout: float = 15.0  # a running stream that stalls this long ends
-    max_duration: float | None = 3600.0  # a viewer stream ends after this; None = no limit
+    max_duration: float | None = None  # a viewer stream ends after this; None = no limit
 
 
 async def live_frames(

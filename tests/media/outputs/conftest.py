@@ -18,7 +18,7 @@ from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
 from fakecloud.media.testpattern import TestPattern
 from fakecloud.runtime import Services
-from fakecloud.web import routes_media, routes_webrtc
+from fakecloud.web import routes_llhls, routes_media, routes_webrtc
 from fakecloud.web.asgi import AsgiProtocolFactory
 
 H264_CAMERA = 1
@@ -35,6 +35,8 @@ class FakeCamera:
     camera_id: int
     pattern: TestPattern
     published: list[MediaFrame] = field(default_factory=list)
+    published_at: list[float] = field(default_factory=list)  # loop time of each publish
+    speedup: float = SPEEDUP
     progress: asyncio.Condition = field(default_factory=asyncio.Condition)
     task: asyncio.Task[None] | None = None
 
@@ -65,12 +67,40 @@ class FakeCamera:
             frame = await loop.run_in_executor(None, next, frames)
             # Pacing a simulated camera, not synchronising the test.
             await asyncio.sleep(
-                max(0.0, started + index / self.pattern.fps / SPEEDUP - loop.time())
+                max(0.0, started + index / self.pattern.fps / self.speedup - loop.time())
             )
-            hub.publish(self.camera_id, frame)
+            await self._publish(hub, frame)
+
+    async def _publish(self, hub: MediaHub, frame: MediaFrame) -> None:
+        hub.publish(self.camera_id, frame)
+        async with self.progress:
+            self.published.append(frame)
+            self.published_at.append(asyncio.get_running_loop().time())
+            self.progress.notify_all()
+
+
+@dataclass
+class SteppedCamera(FakeCamera):
+    """Publishes a frame only when the test allows it, so a test decides when media exists."""
+
+    allowed: int = 0
+
+    async def allow(self, count: int) -> None:
+        """Let `count` more frames out, and wait until they are published."""
+        async with self.progress:
+            self.allowed += count
+            self.progress.notify_all()
+            await asyncio.wait_for(
+                self.progress.wait_for(lambda: len(self.published) >= self.allowed), 10
+            )
+
+    async def _run(self, hub: MediaHub) -> None:
+        loop = asyncio.get_running_loop()
+        frames: Iterator[MediaFrame] = self.pattern.frames()
+        for _ in range(100_000):  # bounded, like FakeCamera
             async with self.progress:
-                self.published.append(frame)
-                self.progress.notify_all()
+                await self.progress.wait_for(lambda: len(self.published) < self.allowed)
+            await self._publish(hub, await loop.run_in_executor(None, next, frames))
 
 
 @dataclass
@@ -123,6 +153,7 @@ async def running_media_server(**output_options: Any) -> AsyncIterator[MediaServ
     app.state.runtime = SimpleNamespace(services=services)
     app.include_router(routes_media.router)
     app.include_router(routes_webrtc.router)
+    app.include_router(routes_llhls.router)
     protocols = AsgiProtocolFactory(app)
     server = await asyncio.get_running_loop().create_server(protocols, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -144,11 +175,27 @@ async def media_server() -> AsyncIterator[MediaServer]:
         yield server
 
 
+async def run_client(*command: str, within: float = 30) -> tuple[bytes, str]:
+    """Run a real client (ffprobe, ffmpeg) without blocking the server; its stdout and stderr.
+    Fails the test if it does not exit 0 within `within` seconds."""
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), within)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    errors = stderr.decode(errors="replace")
+    assert process.returncode == 0, errors
+    return stdout, errors
+
+
 async def ffprobe(
     url: str, *extra: str, entries: str = "codec_name,width,height"
 ) -> dict[str, Any]:
-    """The first video stream as the real ffprobe sees it (run without blocking the server)."""
-    process = await asyncio.create_subprocess_exec(
+    """The first video stream as the real ffprobe sees it."""
+    stdout, errors = await run_client(
         "ffprobe",
         "-v",
         "error",
@@ -162,15 +209,7 @@ async def ffprobe(
         "-of",
         "json",
         url,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-    assert process.returncode == 0, stderr.decode(errors="replace")
     streams = json.loads(stdout)["streams"]
-    assert streams, f"ffprobe found no video stream: {stderr.decode(errors='replace')}"
+    assert streams, f"ffprobe found no video stream: {errors}"
     return streams[0]

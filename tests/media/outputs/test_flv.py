@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
-from tests.media.outputs.conftest import H264_CAMERA, JPEG_CAMERA, MediaServer, ffprobe
+from fakecloud.core.config import Settings
+from fakecloud.media.hub import MediaHub
+from fakecloud.media.outputs import MediaOutputs
+from tests.media.outputs.conftest import (
+    H264_CAMERA,
+    JPEG_CAMERA,
+    MediaServer,
+    ffprobe,
+    running_media_server,
+)
 
 LIVE = "/cxs/api/devices/{}/cam/liveStream?type=video/x-flv&viewerSessionId=abc123"
 
@@ -38,3 +49,22 @@ async def test_jpeg_camera_has_no_flv(media_server: MediaServer) -> None:
     assert response.status_code == 409
     assert "JPEG" in response.json()["detail"]
     assert wrong_type.status_code == 400
+
+
+def test_streams_have_no_time_limit_by_default() -> None:
+    # Settings' default (0) reaches the outputs as "no deadline": no hourly gap in a recording.
+    outputs = MediaOutputs(MediaHub(), max_stream_seconds=Settings().max_stream_seconds)
+    assert outputs.limits.max_duration is None
+
+
+async def test_a_set_time_limit_ends_the_flv_response() -> None:
+    async with (
+        running_media_server(max_stream_seconds=1.0) as server,
+        httpx.AsyncClient(base_url=server.base_url, timeout=20) as client,
+        client.stream("GET", LIVE.format(H264_CAMERA)) as response,
+    ):
+        started = asyncio.get_running_loop().time()
+        async with asyncio.timeout(10):  # ends by itself after the 1 s limit
+            received = sum([len(chunk) async for chunk in response.aiter_bytes()])
+        elapsed = asyncio.get_running_loop().time() - started
+    assert received > 0 and 0.9 < elapsed < 5

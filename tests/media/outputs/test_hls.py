@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from fakecloud.media.outputs.hls import PLAYER_RELOADS_COVERED
+from fakecloud.media.outputs.packaging import PLAYER_RELOADS_COVERED
 from fakecloud.media.testpattern import TestPattern
 from tests.media.outputs.conftest import (
     H264_CAMERA,
