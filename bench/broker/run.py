@@ -11,10 +11,11 @@ app sends commands to the cameras one after another (round trips per second). Th
 printed side by side with the ratio broker/reference. The reference (ReferenceResponder) frames
 with the project's codec and does only what these clients need: a fixed login reply, keepalive
 answers, commands passed between an app and a camera; no store, session bookkeeping, capture or
-policy. Loopback only; every phase has a deadline. `--busy` keeps another process burning CPU
-for the whole run (unpinned, as any busy neighbour on the machine would be). `--reconnect`: the
-store knows every camera before the storm (after a power cut they reconnect; without it each one
-logs in for the first time and the broker creates its record).
+policy. The broker runs with its store and capture log, as `fakecloud serve` does. Loopback
+only; every phase has a deadline. `--busy` keeps another process burning CPU for the whole run
+(unpinned, as any busy neighbour on the machine would be). `--reconnect`: the store knows every
+camera before the storm (after a power cut they reconnect; without it each one logs in for the
+first time and the broker creates its record).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.process import cpu_seconds, rss_bytes
 from fakecloud.broker import Broker
+from fakecloud.capture.log import CaptureLog
 from fakecloud.core.collector import settle_startup_objects
 from fakecloud.core.config import Settings
 from fakecloud.frontdoor.connection_info import ConnectionInfo
@@ -213,7 +215,14 @@ async def serve(kind: str, data_dir: Path, known_cameras: int) -> None:
     broker: Broker | None = None
     if kind == "broker":
         settings, store = prepare_store(data_dir, known_cameras)
-        broker = Broker(settings, AsyncStore(store), None)
+        async_store = AsyncStore(store)
+        # With the capture log, as `fakecloud serve` runs it: it records every camera login.
+        capture = CaptureLog(
+            settings.captures_dir,
+            settings.capture_max_bytes,
+            min_free_bytes=settings.capture_min_free_bytes,
+        )
+        broker = Broker(settings, async_store, capture)
         await broker.start()
         settle_startup_objects()  # as `fakecloud serve` does once its parts have started
         handle = broker_handler(broker)
@@ -226,7 +235,12 @@ async def serve(kind: str, data_dir: Path, known_cameras: int) -> None:
             await until_stdin_closes()
     server.close()
     if broker is not None:
-        writes = broker.status()["store_writes"]
+        checkpointer = async_store.checkpointer
+        writes = {
+            **broker.status()["store_writes"],
+            "checkpoints": checkpointer.checkpoints,
+            "truncations": checkpointer.truncations,
+        }
         await broker.stop()
         # How the grouped writes went (docs/store.md, Grouped writes): on stderr, for the record.
         print(f"broker store writes: {writes}", file=sys.stderr, flush=True)
