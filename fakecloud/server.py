@@ -23,6 +23,7 @@ from fakecloud.frontdoor.budgets import (
     throttle_accept_errors,
 )
 from fakecloud.frontdoor.part import FrontDoorPart
+from fakecloud.integrations.webhooks.part import webhooks_part
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
 from fakecloud.media.outputs.webrtc import WebRtcLimits
@@ -101,6 +102,8 @@ def build_runtime(settings: Settings) -> Runtime:
     if settings.dns_enabled:
         runtime.parts.append(DnsPart(settings, runtime.catalogue, capture))
     runtime.parts += [hub, outputs, relay, broker, viewer]
+    if (webhooks := webhooks_part(runtime)) is not None:
+        runtime.parts.append(webhooks)
     rtsp = None
     if settings.rtsp_enabled:
         rtsp = RtspPart(

@@ -9,8 +9,9 @@ import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -183,6 +184,13 @@ class Settings(BaseSettings):
     capture_min_free_bytes: int = Field(
         64 << 20, ge=0, description="capture recording pauses while the disk has less free"
     )
+    # Webhooks (issue 12; docs/webhooks.md).
+    webhook_urls: CommaList = Field(
+        default_factory=list, description="http(s) URLs that camera events are POSTed to"
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="key of the HMAC-SHA256 signature header of every webhook"
+    )
 
     @field_validator("announce_address", "broker_address", mode="before")
     @classmethod
@@ -196,11 +204,22 @@ class Settings(BaseSettings):
         "extra_hostnames",
         "trusted_networks",
         "allowed_hosts",
+        "webhook_urls",
         mode="before",
     )
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return _split_commas(value)
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _webhook_urls_parse(cls, value: list[str]) -> list[str]:
+        for url in value:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                # The URL itself is not repeated: it may carry the receiver's credentials.
+                raise ValueError("a webhook URL must be http:// or https:// with a host")
+        return value
 
     @field_validator("broker_address")
     @classmethod

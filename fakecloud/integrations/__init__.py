@@ -1,0 +1,2 @@
+"""Integrations with the tools owners already run: MQTT (Home Assistant), Prometheus and
+webhooks."""
