@@ -23,6 +23,7 @@ from fakecloud.frontdoor.budgets import (
     throttle_accept_errors,
 )
 from fakecloud.frontdoor.part import FrontDoorPart
+from fakecloud.integrations.mqtt.part import mqtt_part
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
 from fakecloud.media.outputs.webrtc import WebRtcLimits
@@ -99,6 +100,8 @@ def build_runtime(settings: Settings) -> Runtime:
     if settings.dns_enabled:
         runtime.parts.append(DnsPart(settings, runtime.catalogue, capture))
     runtime.parts += [hub, outputs, relay, broker, viewer]
+    if (mqtt := mqtt_part(runtime)) is not None:
+        runtime.parts.append(mqtt)
     web = HttpPart(
         http,
         settings.bind_address,

@@ -1,0 +1,1 @@
+"""Integrations with the tools owners already run: MQTT (Home Assistant) and Prometheus."""
