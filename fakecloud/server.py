@@ -23,6 +23,7 @@ from fakecloud.frontdoor.budgets import (
     throttle_accept_errors,
 )
 from fakecloud.frontdoor.part import FrontDoorPart
+from fakecloud.integrations.metrics import MetricsPart
 from fakecloud.integrations.mqtt.part import mqtt_part
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
@@ -97,6 +98,7 @@ def build_runtime(settings: Settings) -> Runtime:
         descriptor_budget(settings.max_connections), settings.max_connections_per_address
     )
     services.connection_budget = budget
+    runtime.parts.append(MetricsPart(runtime))
     if settings.dns_enabled:
         runtime.parts.append(DnsPart(settings, runtime.catalogue, capture))
     runtime.parts += [hub, outputs, relay, broker, viewer]

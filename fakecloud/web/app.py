@@ -12,6 +12,7 @@ from fakecloud.web import (
     routes_cxs,
     routes_health,
     routes_media,
+    routes_metrics,
     routes_setup,
     routes_webrtc,
 )
@@ -29,6 +30,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes)
     routes = (routes_health, routes_api, routes_ca, routes_cxs, routes_media, routes_webrtc)
+    routes = (*routes, routes_metrics)
     for module in (*routes, routes_setup):
         app.include_router(module.router)
     # Last: whatever no route above serves is recorded in the capture log and answered 404.
