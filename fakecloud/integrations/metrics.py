@@ -117,13 +117,17 @@ class FakecloudCollector(Collector):
     def _broker(self) -> Iterator[Metric]:
         services = self._runtime.services
         logins = CounterMetricFamily(
-            "fakecloud_logins", "Logins by kind (camera, app, rest) and result", labels=["kind", "result"]
+            "fakecloud_logins",
+            "Logins by kind (camera, app, rest) and result",
+            labels=["kind", "result"],
         )
         for result, count in services.web_sessions.logins.items():
             logins.add_metric(["rest", result], count)
         if (broker := services.broker) is not None:
             status = broker.status()
-            yield _gauge("fakecloud_cameras_online", "Cameras logged in now", status["cameras_online"])
+            yield _gauge(
+                "fakecloud_cameras_online", "Cameras logged in now", status["cameras_online"]
+            )
             yield _gauge("fakecloud_sessions", "CXNet sessions open now", status["sessions"])
             yield _counter(
                 "fakecloud_commands", "Commands routed to cameras", status["commands_routed"]
@@ -174,7 +178,9 @@ class FakecloudCollector(Collector):
         for outcome in DNS_OUTCOMES:
             queries.add_metric([outcome], counters.get(outcome, 0))
         yield queries
-        yield _counter("fakecloud_dns_cache_hits", "DNS answers from the cache", counters["cache_hits"])
+        yield _counter(
+            "fakecloud_dns_cache_hits", "DNS answers from the cache", counters["cache_hits"]
+        )
 
     def _own(self) -> Iterator[Metric]:
         errors = CounterMetricFamily(

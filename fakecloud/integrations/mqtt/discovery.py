@@ -49,7 +49,9 @@ class Entity:
 
 _DIAGNOSTIC = {"entity_category": "diagnostic"}
 ENTITIES = (
-    Entity("motion", "binary_sensor", "Motion", {"device_class": "motion"}, {"state_topic": "motion"}),
+    Entity(
+        "motion", "binary_sensor", "Motion", {"device_class": "motion"}, {"state_topic": "motion"}
+    ),
     Entity(
         "connectivity",
         "binary_sensor",

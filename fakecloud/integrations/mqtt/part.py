@@ -298,7 +298,9 @@ class MqttPart:
     async def _snapshot(self, camera_id: int, asked: str) -> None:
         camera = await self._store.get_camera(camera_id)
         if camera is None or not camera.owner:
-            log.info("MQTT: %s asked for a snapshot of camera %d, which nobody owns", asked, camera_id)
+            log.info(
+                "MQTT: %s asked for a snapshot of camera %d, which nobody owns", asked, camera_id
+            )
             return
         try:
             jpeg = await self._take_snapshot(camera_id)

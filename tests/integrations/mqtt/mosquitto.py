@@ -20,16 +20,15 @@ WITHIN = 15.0  # bound on every wait
 TOOLS = ("mosquitto", "mosquitto_sub", "mosquitto_pub", "mosquitto_passwd", "stdbuf")
 MISSING = [tool for tool in TOOLS if not shutil.which(tool)]
 needs_mosquitto = pytest.mark.skipif(
-    bool(MISSING), reason=f"needs {', '.join(MISSING)} (apt-get install mosquitto mosquitto-clients)"
+    bool(MISSING),
+    reason=f"needs {', '.join(MISSING)} (apt-get install mosquitto mosquitto-clients)",
 )
 
 
 class Mosquitto:
     """One broker process on 127.0.0.1:`port`; stop and start it again on the same port."""
 
-    def __init__(
-        self, directory: Path, *, credentials: tuple[str, str] | None = None
-    ) -> None:
+    def __init__(self, directory: Path, *, credentials: tuple[str, str] | None = None) -> None:
         self.port = free_port()
         self.credentials = credentials
         password_file = None
@@ -116,7 +115,11 @@ class Subscriber:
     async def __aenter__(self) -> Subscriber:
         # Line-buffered: its SUBACK debug line must arrive when it happens, not at exit.
         self._process = await asyncio.create_subprocess_exec(
-            "stdbuf", "-oL", "mosquitto_sub", *self.args, stdout=asyncio.subprocess.PIPE,
+            "stdbuf",
+            "-oL",
+            "mosquitto_sub",
+            *self.args,
+            stdout=asyncio.subprocess.PIPE,
             limit=8 << 20,
         )
         self._reading = asyncio.create_task(self._read())
@@ -131,7 +134,7 @@ class Subscriber:
             if "received SUBACK" in line:
                 self._subscribed.set()
             elif line.startswith("MSG "):
-                retained, topic, hex_payload = (line[4:].split(" ", 2) + [""])[:3]
+                retained, topic, hex_payload = [*line[4:].split(" ", 2), ""][:3]
                 self.received.append(Received(topic, bytes.fromhex(hex_payload), retained == "1"))
 
     async def messages(self) -> list[Received]:
@@ -157,7 +160,9 @@ async def subscribe(broker: Mosquitto, *topics: str, count: int) -> list[Receive
 
 async def publish(broker: Mosquitto, topic: str, payload: str, *, retain: bool = False) -> None:
     args = [*broker.client_args, "-t", topic, "-m", payload]
-    process = await asyncio.create_subprocess_exec("mosquitto_pub", *args, *(["-r"] if retain else []))
+    process = await asyncio.create_subprocess_exec(
+        "mosquitto_pub", *args, *(["-r"] if retain else [])
+    )
     assert await asyncio.wait_for(process.wait(), WITHIN) == 0
 
 

@@ -67,7 +67,9 @@ async def test_a_camera_that_logs_in_is_announced_with_its_state(
         device = motion["device"]
         assert device["manufacturer"] == "Belkin" and device["identifiers"]
         assert all(config["device"] == device for config in by_kind.values())
-        assert all(config["availability_topic"] == "fakecloud/status" for config in by_kind.values())
+        assert all(
+            config["availability_topic"] == "fakecloud/status" for config in by_kind.values()
+        )
 
         state = await subscribe(
             mosquitto, f"fakecloud/camera/{camera_id}/connectivity", "fakecloud/status", count=2
