@@ -27,18 +27,19 @@ from fakecloud.runtime import Runtime
 # worst of the last LAG_SAMPLES (a minute), so a stall between two scrapes still shows.
 LAG_INTERVAL = 0.5
 LAG_SAMPLES = 120
-# DNS shim counters that are outcomes of a query (the others count connections or cache use).
-DNS_OUTCOMES = (
-    "redirected",
-    "forwarded",
-    "refused",
-    "formerr",
-    "notimp",
-    "servfail",
-    "dropped",
-    "rate_limited",
-    "overloaded",
-)
+# DNS shim counters that are outcomes of a query, by label (the others count TCP connections).
+DNS_OUTCOMES = {
+    "redirected": "redirected",
+    "forwarded": "forwarded",
+    "cached": "cache_hits",
+    "refused": "refused",
+    "formerr": "formerr",
+    "notimp": "notimp",
+    "servfail": "servfail",
+    "dropped": "dropped",
+    "rate_limited": "rate_limited",
+    "overloaded": "overloaded",
+}
 
 
 class ErrorCounter(logging.Handler):

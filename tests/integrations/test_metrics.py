@@ -8,11 +8,14 @@ import asyncio
 import logging
 import time
 
+import dns.asyncquery
+import dns.message
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from fakecloud.core.config import Settings
 from fakecloud.integrations.metrics import LAG_INTERVAL, ErrorCounter
-from tests.media.test_viewer_e2e import OWNER, PASSWORD, WITHIN, Cloud, online
+from tests.media.test_viewer_e2e import OWNER, PASSWORD, WITHIN, Cloud, online, running_cloud
 
 STALL = LAG_INTERVAL + 0.3
 LAG = "fakecloud_event_loop_lag_seconds"
@@ -76,3 +79,14 @@ def test_errors_are_labelled_by_a_bounded_set_of_parts() -> None:
     for name in ("fakecloud.dns.udp", "fakecloud", "uvicorn.error", "fakecloud.broker"):
         counter.handle(logging.LogRecord(name, logging.ERROR, __file__, 1, "x", None, None))
     assert counter.counts == {"dns": 1, "core": 1, "other": 1, "broker": 1}
+
+
+async def test_dns_queries_are_counted_by_outcome(settings: Settings) -> None:
+    async with running_cloud(settings, dns_enabled=True) as cloud:
+        dns_port = cloud.runtime.part("dns").port  # type: ignore[union-attr]
+        query = dns.message.make_query("broker.seedonk.com", "A")
+        answer = await dns.asyncquery.udp(query, "127.0.0.1", port=dns_port, timeout=WITHIN)
+        assert answer.answer  # redirected to fakecloud
+        samples = await scrape(cloud)
+    assert value(samples, "fakecloud_dns_queries_total", outcome="redirected") == 1
+    assert value(samples, "fakecloud_dns_queries_total", outcome="forwarded") == 0
