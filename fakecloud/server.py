@@ -23,6 +23,8 @@ from fakecloud.frontdoor.budgets import (
     throttle_accept_errors,
 )
 from fakecloud.frontdoor.part import FrontDoorPart
+from fakecloud.integrations.metrics import MetricsPart
+from fakecloud.integrations.mqtt.part import mqtt_part
 from fakecloud.integrations.webhooks.part import webhooks_part
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
@@ -99,6 +101,7 @@ def build_runtime(settings: Settings) -> Runtime:
         descriptor_budget(settings.max_connections), settings.max_connections_per_address
     )
     services.connection_budget = budget
+    runtime.parts.append(MetricsPart(runtime))
     if settings.dns_enabled:
         runtime.parts.append(DnsPart(settings, runtime.catalogue, capture))
     runtime.parts += [hub, outputs, relay, broker, viewer]
@@ -114,6 +117,8 @@ def build_runtime(settings: Settings) -> Runtime:
             video_timeout=settings.video_timeout,
         )
         runtime.parts.append(rtsp)
+    if (mqtt := mqtt_part(runtime)) is not None:
+        runtime.parts.append(mqtt)
     web = HttpPart(
         http,
         settings.bind_address,

@@ -21,6 +21,7 @@ STRICTLY_TYPED = [
     "fakecloud/broker",
     "fakecloud/cli",
     "fakecloud/onvif",
+    "fakecloud/integrations",
     "fakecloud/runtime.py",
     "fakecloud/server.py",
     "fakecloud/media/rtsp",

@@ -128,6 +128,10 @@ class Broker:
         """Serve one CXNet connection until it closes, falls silent or misbehaves."""
         await self._connections.handle_connection(reader, writer, info)
 
+    def login_results(self) -> dict[tuple[str, str], int]:
+        """Logins so far by (role, result): result is ok, refused or limited."""
+        return dict(self._context.logins)
+
     def online_camera_ids(self) -> list[int]:
         return list(self._presence.camera_sessions)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from fakecloud.broker.recording import BrokerRecording
@@ -32,3 +33,5 @@ class BrokerContext:
     bus: EventBus
     recording: BrokerRecording
     counters: dict[str, int] = field(default_factory=new_counters)
+    # Logins by (role, result: ok | refused | limited), for fakecloud_logins_total.
+    logins: Counter[tuple[str, str]] = field(default_factory=Counter)

@@ -120,6 +120,7 @@ class LoginFlow:
         )
         self.presence.add(session)
         self.context.counters["logins_ok"] += 1
+        self.context.logins[request.role, "ok"] += 1
         if session.camera is not None:
             await self.presence.camera_online(session, session.camera, request)
         else:
@@ -301,6 +302,7 @@ class LoginFlow:
         check; only counted and logged now and then, so a flood cannot fill the logs and the
         store with copies of itself."""
         counters = self.context.counters
+        self.context.logins[request.role, "refused" if checked else "limited"] += 1
         if checked:
             counters["logins_failed"] += 1
             log.warning("login refused for %r from %s: %s", request.login, state.info.peer[0], why)

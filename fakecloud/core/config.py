@@ -23,6 +23,7 @@ from pydantic_settings import (
 from fakecloud.catalogue import load_catalogue, normalise
 from fakecloud.core.errors import UserError
 from fakecloud.core.netinfo import detect_lan_address, same_address
+from fakecloud.integrations.mqtt.url import BrokerAddress, parse_mqtt_url
 
 CONFIG_ENV = "FAKECLOUD_CONFIG"
 # Bind addresses that already take connections to every address of the host.
@@ -49,6 +50,8 @@ def _split_commas(value: Any) -> Any:
 CommaList = Annotated[list[str], NoDecode]
 _HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 PortList = Annotated[list[int], NoDecode]
+# One MQTT topic level HA accepts as a node id (no wildcards, no separator).
+MQTT_TOPIC_WORD = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 class Settings(BaseSettings):
@@ -191,6 +194,26 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(
         None, description="key of the HMAC-SHA256 signature header of every webhook"
     )
+    # Home Assistant over MQTT, Prometheus (issue 12; docs/mqtt.md, docs/metrics.md).
+    mqtt_url: SecretStr | None = Field(
+        None, description="mqtt://user:pass@host:port or mqtts://...; unset: no MQTT"
+    )
+    mqtt_topic_prefix: str = Field("fakecloud", pattern=MQTT_TOPIC_WORD)
+    mqtt_discovery_prefix: str = Field("homeassistant", pattern=MQTT_TOPIC_WORD)
+    mqtt_ca_file: Path | None = Field(None, description="CA bundle for mqtts://; default: system")
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url_parses(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            parse_mqtt_url(value.get_secret_value())  # its error never repeats the password
+            return value
+        return None
+
+    @property
+    def mqtt_broker(self) -> BrokerAddress | None:
+        """Where MQTT goes, or None when it is off."""
+        return parse_mqtt_url(self.mqtt_url.get_secret_value()) if self.mqtt_url else None
 
     @field_validator("announce_address", "broker_address", mode="before")
     @classmethod

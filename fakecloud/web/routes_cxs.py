@@ -107,6 +107,7 @@ async def login(
     request: Request,
     response: Response,
     store: StoreDep,
+    runtime: RuntimeDep,
 ) -> dict[str, Any]:
     require_anti_csrf(request)
     try:
@@ -122,6 +123,8 @@ async def login(
         )
     except LoginRefused:  # the login limits: answered exactly like a wrong password
         account = None
+    logins = runtime.services.web_sessions.logins
+    logins["refused" if account is None else "ok"] += 1
     if account is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong login or password")
     start_session(request, response, account.login)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request, Response, status
@@ -24,6 +24,8 @@ class WebSessions:
         self.lifetime = lifetime
         self.capacity = capacity
         self._sessions: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        # REST logins (POST /auth/login) by result, ok or refused, for fakecloud_logins_total.
+        self.logins: Counter[str] = Counter()
 
     def create(self, login: str) -> str:
         token = secrets.token_urlsafe(32)

@@ -1,0 +1,162 @@
+"""The whole server with MQTT on, against a real mosquitto: a simulated camera logs in and
+shows up in Home Assistant's discovery topics; motion, the snapshot button, a broker restart,
+Home Assistant restarting and a forgotten camera, all checked with mosquitto_sub."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from fakecloud.core.config import Settings
+from fakecloud.integrations.mqtt.part import MqttPart
+from fakecloud.store.store import Store
+from tests.integrations.mqtt.mosquitto import (
+    WITHIN,
+    Mosquitto,
+    Subscriber,
+    needs_mosquitto,
+    publish,
+    running_mosquitto,
+    subscribe,
+)
+from tests.media.test_viewer_e2e import Cloud, online, running_cloud
+
+pytestmark = needs_mosquitto
+
+CONFIGS = "homeassistant/+/fakecloud/+/config"
+ENTITY_COUNT = 6
+
+
+@pytest.fixture
+async def mosquitto(tmp_path: Path) -> AsyncIterator[Mosquitto]:
+    async with running_mosquitto(tmp_path) as broker:
+        yield broker
+
+
+@contextlib.asynccontextmanager
+async def cloud_on(settings: Settings, url: str) -> AsyncIterator[tuple[Cloud, MqttPart]]:
+    async with running_cloud(settings, mqtt_url=SecretStr(url)) as cloud:
+        part = cloud.runtime.part("mqtt")
+        assert isinstance(part, MqttPart)
+        yield cloud, part
+
+
+async def test_a_camera_that_logs_in_is_announced_with_its_state(
+    settings: Settings, mosquitto: Mosquitto
+) -> None:
+    async with cloud_on(settings, mosquitto.url) as (cloud, part), online(cloud.camera(0)) as cam:
+        camera_id = cam.camera_id
+        configs = await subscribe(mosquitto, CONFIGS, count=ENTITY_COUNT)
+        assert len(configs) == ENTITY_COUNT
+        assert {m.topic.split("/")[3] for m in configs} == {
+            f"camera{camera_id}_{key}"
+            for key in ("motion", "connectivity", "snapshot", "last_seen", "firmware")
+        } | {f"camera{camera_id}_take_snapshot"}
+        by_kind = {json.loads(m.payload)["name"]: json.loads(m.payload) for m in configs}
+        motion, connected = by_kind["Motion"], by_kind["Connected"]
+        assert motion["device_class"] == "motion" and connected["device_class"] == "connectivity"
+        assert by_kind["Last seen"]["device_class"] == "timestamp"
+        assert by_kind["Snapshot"]["image_topic"] == f"fakecloud/camera/{camera_id}/snapshot"
+        assert by_kind["Take snapshot"]["command_topic"].endswith("/snapshot/take")
+        device = motion["device"]
+        assert device["manufacturer"] == "Belkin" and device["identifiers"]
+        assert all(config["device"] == device for config in by_kind.values())
+        assert all(
+            config["availability_topic"] == "fakecloud/status" for config in by_kind.values()
+        )
+
+        state = await subscribe(
+            mosquitto, f"fakecloud/camera/{camera_id}/connectivity", "fakecloud/status", count=2
+        )
+        assert {m.topic: m.payload for m in state} == {
+            f"fakecloud/camera/{camera_id}/connectivity": b"ON",
+            "fakecloud/status": b"online",
+        }
+        async with Subscriber(
+            mosquitto, f"fakecloud/camera/{camera_id}/connectivity", count=1, skip_retained=True
+        ) as offline:
+            cam.stop()
+            assert [m.payload for m in await offline.messages()] == [b"OFF"]
+        assert part.status()["connected"] is True
+
+
+async def test_motion_and_the_snapshot_button_publish_pictures(
+    settings: Settings, mosquitto: Mosquitto
+) -> None:
+    async with cloud_on(settings, mosquitto.url) as (cloud, _), online(cloud.camera(0)) as cam:
+        camera_id = cam.camera_id
+        assert camera_id is not None
+        await subscribe(mosquitto, CONFIGS, count=ENTITY_COUNT)
+        base = f"fakecloud/camera/{camera_id}"
+        async with Subscriber(
+            mosquitto, f"{base}/motion", f"{base}/snapshot", count=2, skip_retained=True
+        ) as watching:
+            await cam.report_motion()  # the camera's own motion event, through the broker
+            seen = {m.topic: m.payload for m in await watching.messages()}
+        assert seen[f"{base}/motion"] == b"ON"
+        assert seen[f"{base}/snapshot"].startswith(b"\xff\xd8")  # a JPEG
+
+        async with Subscriber(mosquitto, f"{base}/snapshot", count=1, skip_retained=True) as shot:
+            await publish(mosquitto, f"{base}/snapshot/take", "PRESS")
+            pictures = await shot.messages()
+        assert len(pictures) == 1 and pictures[0].payload.startswith(b"\xff\xd8")
+
+
+async def test_a_restarted_broker_and_home_assistant_get_discovery_again(
+    settings: Settings, mosquitto: Mosquitto
+) -> None:
+    async with cloud_on(settings, mosquitto.url) as (cloud, part), online(cloud.camera(0)):
+        await subscribe(mosquitto, CONFIGS, count=ENTITY_COUNT)
+        # Killed and started afresh (no persistence): every retained message is gone.
+        await mosquitto.stop()
+        await mosquitto.start()
+        again = await subscribe(mosquitto, CONFIGS, "fakecloud/status", count=ENTITY_COUNT + 1)
+        assert len(again) == ENTITY_COUNT + 1
+        assert part.counters["connects"] == 2
+
+        async with Subscriber(mosquitto, CONFIGS, count=ENTITY_COUNT, skip_retained=True) as live:
+            await publish(mosquitto, "homeassistant/status", "online")
+            republished = await live.messages()
+        assert len(republished) == ENTITY_COUNT and not any(m.retained for m in republished)
+
+
+async def test_a_forgotten_camera_leaves_home_assistant(
+    settings: Settings, mosquitto: Mosquitto
+) -> None:
+    async with cloud_on(settings, mosquitto.url) as (cloud, part):
+        async with online(cloud.camera(0)) as cam:
+            camera_id = cam.camera_id
+            assert camera_id is not None
+            await subscribe(mosquitto, CONFIGS, count=ENTITY_COUNT)
+        with Store(cloud.runtime.settings.database_path) as store:  # `fakecloud camera forget`
+            store.forget_camera(camera_id)
+        async with Subscriber(mosquitto, CONFIGS, count=ENTITY_COUNT, skip_retained=True) as live:
+            await publish(mosquitto, "homeassistant/status", "online")
+            removals = await live.messages()
+        assert [m.payload for m in removals] == [b""] * ENTITY_COUNT
+        assert part.counters["withdrawn"] == 1
+
+
+async def test_credentials_reach_the_broker_and_never_the_log(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    user, password = "fakecloud", "s3cret-pass"
+    async with running_mosquitto(tmp_path, (user, password)) as broker:
+        wrong = f"mqtt://{user}:not-{password}@127.0.0.1:{broker.port}"
+        async with cloud_on(settings, wrong) as (_, part):
+            async with asyncio.timeout(WITHIN):
+                while part.last_error is None:  # noqa: ASYNC110 - polling the part's status
+                    await asyncio.sleep(0.02)
+            assert not part.status()["connected"]
+        right = f"mqtt://{user}:{password}@127.0.0.1:{broker.port}"
+        second = settings.model_copy(update={"data_dir": tmp_path / "second"})
+        async with cloud_on(second, right) as (cloud, _), online(cloud.camera(0)):
+            configs = await subscribe(broker, CONFIGS, count=ENTITY_COUNT)
+        assert len(configs) == ENTITY_COUNT
+    assert password not in caplog.text and "not-" + password not in caplog.text
