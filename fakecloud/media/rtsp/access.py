@@ -1,8 +1,9 @@
 """Who may watch which camera over RTSP: the policy of fakecloud.web.deps, applied to RTSP.
 
 Trusted networks watch without an account; anyone else sends RTSP Basic credentials (an account's
-login with its password or one of its access tokens), checked by the same code and login limits
-as HTTP Basic, and sees only the cameras the account owns. A camera is named by id or by name.
+login with its password, one of its access tokens or its ONVIF password), checked by the same code
+and login limits as HTTP Basic, and sees only the cameras the account owns. A camera is named by
+id or by name.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ class RtspAccess:
             return Viewer(None)
         credentials = basic_credentials(authorization)
         if credentials and self.store is not None:
-            login = await login_for_credentials(self.store, *credentials, client)
+            login = await login_for_credentials(
+                self.store, *credentials, client, self.settings.data_dir
+            )
             if login is not None:
                 return Viewer(login)
         raise RtspError(401, "log in with your fakecloud account or an access token")
