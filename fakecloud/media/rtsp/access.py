@@ -38,9 +38,12 @@ class RtspAccess:
 
     async def viewer(self, authorization: str | None, client: str | None) -> Viewer:
         """RtspError 401 (the server adds the challenge) unless the client may watch."""
+        return await self.viewer_with(basic_credentials(authorization), client)
+
+    async def viewer_with(self, credentials: tuple[str, str] | None, client: str | None) -> Viewer:
+        """The same for credentials given apart (MediaMTX's authentication hook)."""
         if is_trusted(self.settings, client):
             return Viewer(None)
-        credentials = basic_credentials(authorization)
         if credentials and self.store is not None:
             login = await login_for_credentials(
                 self.store, *credentials, client, self.settings.data_dir
