@@ -35,7 +35,6 @@ TESTED_ELSEWHERE: dict[str, str] = {
     "media/frames.py": "the MediaFrame value object every media test builds",
     "media/outputs/muxing.py": "tests/media/outputs/test_hls.py and test_flv.py (ffprobe)",
     "media/outputs/streaming.py": "tests/media/outputs/test_mjpeg.py and test_flv.py",
-    "media/rtsp/access.py": "tests/media/rtsp/test_server.py: trusted, password, token, names",
     "media/rtsp/connection.py": "tests/media/rtsp/test_server.py: real ffmpeg over TCP and UDP",
     "media/outputs/packaging.py": "tests/media/outputs/test_hls.py and test_llhls.py",
     "runtime.py": "tests/test_serve.py (/api/status) and every test building a web app",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from fakecloud.core.config import Settings
 from tests.conftest import REPO
 
 DOCKERFILE_INSTRUCTIONS = {
@@ -181,3 +182,36 @@ def test_ci_script_runs_the_readme_test_command() -> None:
 def test_certs_folder_keeps_keys_out_of_git() -> None:
     ignore = (Path(REPO) / "certs" / ".gitignore").read_text().split()
     assert ignore[0] == "*"
+
+
+def mediamtx_config() -> dict:
+    return yaml.safe_load((REPO / "mediamtx.yml").read_text())
+
+
+def test_mediamtx_is_an_optional_profiled_service_with_its_config() -> None:
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    mediamtx = services["mediamtx"]
+    assert mediamtx["profiles"] == ["mediamtx"]  # `docker compose up` alone leaves it out
+    assert "profiles" not in services["fakecloud"]
+    image, _, tag = mediamtx["image"].partition(":")
+    assert image == "bluenviron/mediamtx" and "ffmpeg" in tag  # runOnDemand runs ffmpeg
+    assert mediamtx["network_mode"] == "host" and mediamtx["depends_on"] == ["fakecloud"]
+    assert "./mediamtx.yml:/mediamtx.yml:ro" in mediamtx["volumes"]
+    assert mediamtx["cap_drop"] == ["ALL"] and mediamtx["read_only"] is True
+
+
+def test_mediamtx_config_fits_fakecloud_defaults() -> None:
+    config = mediamtx_config()
+    http_port, rtsp_port = (
+        Settings.model_fields[name].default for name in ("http_port", "rtsp_port")
+    )
+    fakecloud_ports = {http_port, rtsp_port, 8900, 3702, 5105, 1053, 80, 443, 5104, 6178, 8080}
+    addresses = ("rtspAddress", "rtpAddress", "rtcpAddress", "hlsAddress", "webrtcAddress")
+    ports = {int(config[key].rpartition(":")[2]) for key in addresses}
+    assert len(ports) == len(addresses) and not ports & fakecloud_ports  # host networking
+    assert config["authMethod"] == "http"
+    assert config["authHTTPAddress"] == f"http://127.0.0.1:{http_port}/api/mediamtx/auth"
+    command = config["pathDefaults"]["runOnDemand"]
+    assert f"-i rtsp://127.0.0.1:{rtsp_port}/$MTX_PATH -c copy" in command
+    assert command.endswith("rtsp://127.0.0.1:$RTSP_PORT/$MTX_PATH")
+    assert config["pathDefaults"]["runOnDemandRestart"] is True

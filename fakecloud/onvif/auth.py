@@ -53,6 +53,14 @@ def load_key(data_dir: Path) -> bytes:
     return key
 
 
+def existing_key(data_dir: Path) -> bytes | None:
+    """The data folder's ONVIF key if one was made (ONVIF enabled, or a password printed)."""
+    try:
+        return (data_dir / KEY_FILE).read_bytes()
+    except FileNotFoundError:
+        return None
+
+
 def onvif_password(key: bytes, account: Account) -> str:
     """The account's ONVIF password (what PasswordDigest is computed with)."""
     # The account's creation time too: a login removed and added again gets a new password.
@@ -60,6 +68,11 @@ def onvif_password(key: bytes, account: Account) -> str:
     identity = f"onvif-password:{account.id}:{account.login}:{account.alias}:{made}"
     mac = hmac.new(key, identity.encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(mac.digest()[:18]).decode("ascii")
+
+
+def is_onvif_password(key: bytes, account: Account, secret: str) -> bool:
+    """Whether `secret` is the account's ONVIF password (in constant time)."""
+    return hmac.compare_digest(onvif_password(key, account).encode(), secret.encode())
 
 
 class TokenChecker:
@@ -75,15 +88,14 @@ class TokenChecker:
         account = await self.store.get_account(token.username) if token.username else None
         if account is None:
             raise not_authorized()
-        expected = onvif_password(self.key, account)
         if token.digest:
-            given = password_digest(token.nonce, token.created, expected)
+            given = password_digest(token.nonce, token.created, onvif_password(self.key, account))
             if not hmac.compare_digest(given.encode(), token.password.encode()):
                 raise not_authorized()
             # Checked once the digest is right, so strangers cannot fill the nonce window.
             self._check_fresh(token)
             return account
-        if hmac.compare_digest(expected.encode(), token.password.encode()):
+        if is_onvif_password(self.key, account, token.password):
             return account
         # The token first: a hash lookup, where a password costs scrypt under the login limits.
         if await self.store.verify_token(account.login, token.password):

@@ -13,6 +13,7 @@ from fakecloud.web import (
     routes_health,
     routes_llhls,
     routes_media,
+    routes_mediamtx,
     routes_metrics,
     routes_setup,
     routes_webrtc,
@@ -38,6 +39,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         routes_media,
         routes_llhls,
         routes_webrtc,
+        routes_mediamtx,
         routes_metrics,
     )
     for module in (*routes, routes_setup):

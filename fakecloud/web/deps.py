@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import pathlib
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
@@ -14,6 +15,7 @@ from fakecloud.core.config import Settings, address_in
 from fakecloud.core.login_guard import LoginRefused
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
+from fakecloud.onvif.auth import existing_key, is_onvif_password
 from fakecloud.runtime import Runtime
 from fakecloud.store.models import Camera
 from fakecloud.store.protocol import CameraStore
@@ -100,16 +102,24 @@ async def authenticate(request: Request, store: CameraStore) -> str | None:
         return account.login
     credentials = basic_credentials(header)
     if credentials:
-        return await login_for_credentials(store, *credentials, client_address(request))
+        data_dir = get_runtime(request).settings.data_dir
+        return await login_for_credentials(store, *credentials, client_address(request), data_dir)
     return None
 
 
 async def login_for_credentials(
-    store: CameraStore, login: str, secret: str, client: str | None
+    store: CameraStore, login: str, secret: str, client: str | None, data_dir: pathlib.Path
 ) -> str | None:
-    """The account whose token or password `secret` is (HTTP and RTSP Basic alike), or None."""
-    # The token first: a hash lookup, where a password costs scrypt under the login limits.
+    """The account whose token, ONVIF password or password `secret` is (HTTP and RTSP Basic
+    alike), or None. NVRs that add a camera by ONVIF reuse its credentials for the RTSP stream
+    and the snapshot URL, so the ONVIF password counts wherever the data folder has an ONVIF key
+    (made when ONVIF is enabled or `fakecloud onvif password` is run; deleting it revokes all)."""
+    # The token and the ONVIF password first: a hash lookup and an HMAC, where a password costs
+    # scrypt under the login limits.
     account = await store.verify_token(login, secret)
+    if account is None and (key := existing_key(data_dir)) is not None:
+        found = await store.get_account(login)
+        account = found if found is not None and is_onvif_password(key, found, secret) else None
     if account is None:
         with contextlib.suppress(LoginRefused):  # answered like a wrong password: 401
             account = await store.verify_password(login, secret, client=client)

@@ -1,8 +1,9 @@
 """Who may watch which camera over RTSP: the policy of fakecloud.web.deps, applied to RTSP.
 
 Trusted networks watch without an account; anyone else sends RTSP Basic credentials (an account's
-login with its password or one of its access tokens), checked by the same code and login limits
-as HTTP Basic, and sees only the cameras the account owns. A camera is named by id or by name.
+login with its password, one of its access tokens or its ONVIF password), checked by the same code
+and login limits as HTTP Basic, and sees only the cameras the account owns. A camera is named by
+id or by name.
 """
 
 from __future__ import annotations
@@ -37,11 +38,16 @@ class RtspAccess:
 
     async def viewer(self, authorization: str | None, client: str | None) -> Viewer:
         """RtspError 401 (the server adds the challenge) unless the client may watch."""
+        return await self.viewer_with(basic_credentials(authorization), client)
+
+    async def viewer_with(self, credentials: tuple[str, str] | None, client: str | None) -> Viewer:
+        """The same for credentials given apart (MediaMTX's authentication hook)."""
         if is_trusted(self.settings, client):
             return Viewer(None)
-        credentials = basic_credentials(authorization)
         if credentials and self.store is not None:
-            login = await login_for_credentials(self.store, *credentials, client)
+            login = await login_for_credentials(
+                self.store, *credentials, client, self.settings.data_dir
+            )
             if login is not None:
                 return Viewer(login)
         raise RtspError(401, "log in with your fakecloud account or an access token")
