@@ -19,7 +19,6 @@ from fakecloud.media.outputs import MediaOutputs
 from fakecloud.relay.part import RelayPart
 from fakecloud.store.protocol import CameraStore
 from fakecloud.web.routes_unknown import RecordBudget
-from fakecloud.web.sessions import WebSessions
 
 
 @dataclass
@@ -30,7 +29,6 @@ class Services:
 
     # The one event bus every publishing and subscribing part is built with.
     bus: EventBus = field(default_factory=EventBus)
-    web_sessions: WebSessions = field(default_factory=WebSessions)
     # How many unknown HTTP requests may reach the capture log (fakecloud.web.routes_unknown).
     http_capture_budget: RecordBudget = field(default_factory=RecordBudget)
     store: CameraStore | None = None

@@ -17,7 +17,7 @@ from fakecloud.media.outputs import MediaOutputs
 from fakecloud.runtime import Runtime
 from fakecloud.store.models import Camera
 from fakecloud.store.protocol import CameraStore
-from fakecloud.web.sessions import SESSION_COOKIE
+from fakecloud.web.sessions import session_login
 
 ServiceT = TypeVar("ServiceT")
 
@@ -86,9 +86,7 @@ def bearer_token(header: str | None) -> str | None:
 
 async def authenticate(request: Request, store: CameraStore) -> str | None:
     """The account a request speaks for (session cookie, Bearer token or HTTP Basic), or None."""
-    sessions = get_runtime(request).services.web_sessions
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie and (login := sessions.login_for(cookie)):
+    if login := await session_login(request, store):
         return login
     header = request.headers.get("authorization")
     # Security consideration: a token is found by its hash alone (256 random bits, nothing to
@@ -121,12 +119,33 @@ async def current_viewer(request: Request, runtime: RuntimeDep) -> Viewer:
     store = runtime.services.store
     login = await authenticate(request, store) if store is not None else None
     if login is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "log in with your fakecloud account",
-            headers={"WWW-Authenticate": 'Basic realm="fakecloud"'},
-        )
+        raise unauthorized(request)
     return Viewer(login)
+
+
+def unauthorized(request: Request) -> HTTPException:
+    """401. Programs (ffmpeg, VLC, curl --anyauth) are told to use HTTP Basic; browsers are
+    not, so people never see the browser's own password prompt: the web app's pages send them
+    to /login instead. Browsers mark every request with Sec-Fetch-Mode; programs do not."""
+    challenge = {} if "sec-fetch-mode" in request.headers else {"WWW-Authenticate": _CHALLENGE}
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, "log in with your fakecloud account", headers=challenge
+    )
+
+
+_CHALLENGE = 'Basic realm="fakecloud"'
+
+
+async def signed_in(request: Request, store: StoreDep) -> str:
+    """The account a request speaks for, whatever network it comes from: what account pages
+    need (a trusted network sees cameras, but it is nobody in particular)."""
+    login = await authenticate(request, store)
+    if login is None:
+        raise unauthorized(request)
+    return login
+
+
+AccountDep = Annotated[str, Depends(signed_in)]
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]

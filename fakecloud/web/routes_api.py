@@ -1,12 +1,10 @@
-"""The JSON API for the dashboard, Home Assistant and scripts."""
+"""The JSON API for the web app, Home Assistant and scripts."""
 
 from __future__ import annotations
 
-from importlib.resources import files
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
-from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from fakecloud.core.errors import UserError
@@ -80,8 +78,3 @@ async def approve_camera(
     if broker is not None:
         await broker.camera_changed(camera_id)
     return camera_summary(camera) | {"proof": camera.proof}
-
-
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def dashboard(viewer: ViewerDep) -> str:
-    return files("fakecloud.web").joinpath("static/dashboard.html").read_text()

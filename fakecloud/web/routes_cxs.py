@@ -124,7 +124,7 @@ async def login(
         account = None
     if account is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong login or password")
-    start_session(request, response, account.login)
+    await start_session(request, response, store, account.login)
     return {"userId": account.login, "username": account.login}
 
 
@@ -134,8 +134,9 @@ async def _still_connected(request: Request) -> bool:
 
 
 @router.post("/auth/logout")
-async def logout(request: Request, response: Response) -> dict[str, str]:
-    end_session(request, response)
+async def logout(request: Request, response: Response, store: StoreDep) -> dict[str, str]:
+    require_anti_csrf(request)
+    await end_session(request, response, store)
     return {"status": "ok"}
 
 
