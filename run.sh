@@ -53,7 +53,7 @@ installed_for() {
 ensure_test_tools() {
   # command:package pairs the tests drive as real clients
   local wanted=(dig:dnsutils openssl:openssl ffprobe:ffmpeg ffmpeg:ffmpeg ping:iputils-ping
-    dnsmasq:dnsmasq-base ip:iproute2 git:git)
+    dnsmasq:dnsmasq-base ip:iproute2 git:git chromium:chromium)
   local missing=()
   for pair in "${wanted[@]}"; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")

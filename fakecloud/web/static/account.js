@@ -44,7 +44,7 @@ function tokensCard(account, redraw) {
   const table = rows.length
     ? el("table", { class: "list", id: "tokens" }, el("tr", {}, el("th", { text: "For" }), el("th", { text: "Created" }), el("th")), rows)
     : el("p", { class: "muted", id: "tokens", text: "No tokens yet." });
-  const [labelField, label] = input("token-label", "What is it for?", { value: "home-assistant", pattern: "[A-Za-z0-9_-]+", maxlength: 64 });
+  const [labelField, label] = input("token-label", "What is it for?", { value: "home-assistant", pattern: "[A-Za-z0-9_\\-]+", maxlength: 64 });
   const shown = el("div", { id: "new-token" });
   const form = el("form", { id: "token-form" }, el("div", { class: "row" }, labelField,
     el("button", { class: "primary", type: "submit", text: "Create token" })));

@@ -211,8 +211,12 @@ export async function draw(main) {
   main.replaceChildren(parts.head, el("div", { class: "camera-layout" },
     el("div", { class: "stack" }, el("div", { class: "viewer" }, parts.picture, bar), parts.video, parts.urls),
     el("div", { class: "stack" }, parts.details, parts.events, parts.danger)));
-  if (!(await reload())) return;
+  // Listening first: a change between the first load and the stream's start is not missed.
+  const source = listenForCameras((change) => { if (change.camera_id === cameraId) reload(); }, reload);
+  if (!(await reload())) {
+    source.close();
+    return;
+  }
   drawDanger();
-  listenForCameras((change) => { if (change.camera_id === cameraId) reload(); }, null);
   addEventListener("pagehide", stopLive);
 }

@@ -122,8 +122,9 @@ export async function draw(main) {
   main.replaceChildren(
     el("div", { class: "page-head" }, el("div", {}, el("h1", { text: "Cameras" }), summary)),
     empty, grid);
-  await loadAll();
+  // Listening first: a change between the first load and the stream's start is not missed.
   listenForCameras((change) => updateCamera(change.camera_id), loadAll);
+  await loadAll();
   // Last-seen times age while the page is open.
   setInterval(() => {
     for (const entry of tiles.values()) entry.node.querySelector(".tile-meta").textContent = meta(entry.camera);

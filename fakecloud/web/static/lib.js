@@ -133,10 +133,16 @@ export async function copyText(text, input) {
 
 // Server-sent camera changes (GET /api/live). `onChange({camera_id, state})` for each;
 // `onConnect()` whenever the stream (re)connects, so a page can refetch what it missed.
+// <body data-live> says whether the page is receiving them ("connected" or "waiting").
 export function listenForCameras(onChange, onConnect) {
   const source = new EventSource("/api/live");
+  document.body.dataset.live = "waiting";
   source.addEventListener("camera", (message) => onChange(JSON.parse(message.data)));
-  source.addEventListener("open", () => onConnect && onConnect());
+  source.addEventListener("open", () => {
+    document.body.dataset.live = "connected";
+    if (onConnect) onConnect();
+  });
+  source.addEventListener("error", () => { document.body.dataset.live = "waiting"; });
   addEventListener("pagehide", () => source.close());
   return source;
 }
