@@ -28,7 +28,9 @@ from tests.web.conftest import Cloud
 playwright_api = pytest.importorskip("playwright.async_api", reason="pip install playwright")
 CHROMIUM = "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
+    )
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
 DESKTOP = {"width": 1280, "height": 800}
@@ -209,7 +211,7 @@ async def phone_pages(
     async with page_in(browser, PHONE, console, storage_state=state, is_mobile=True) as phone:
         for path, name, ready in (
             ("/", "home", f'[data-camera="{camera_id}"] .pill'),
-            (f"/cameras/{camera_id}", "camera", "#live-mode"),
+            (f"/cameras/{camera_id}", "camera", "#live-mode:has-text('WebRTC')"),
             ("/account", "account", "#token-form"),
         ):
             await phone.goto(cloud.url(path))

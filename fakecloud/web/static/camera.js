@@ -157,7 +157,7 @@ function drawUrls() {
     el("div", { class: "urls" }, rows),
     el("p", { class: "muted" }, "Programs sign in with your login and an access token (",
       el("a", { href: "/account", text: "create one" }), "); the snippets name them LOGIN and TOKEN."),
-    snippets.flatMap(([title, text]) => [el("strong", { text: title }), el("pre", { class: "snippet", text })]));
+    ...snippets.flatMap(([title, text]) => [el("strong", { text: title }), el("pre", { class: "snippet", text })]));
 }
 
 async function drawEvents() {

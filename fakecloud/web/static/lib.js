@@ -83,8 +83,9 @@ export function icon(name) {
   return svg;
 }
 
+// A camera without a name is shown by its MAC (its alias repeats the owner's random alias).
 export function cameraName(camera) {
-  return camera.name || camera.alias || camera.mac;
+  return camera.name || camera.mac;
 }
 
 export function relativeTime(iso) {
