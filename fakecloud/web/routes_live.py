@@ -50,6 +50,8 @@ async def _may_see(viewer: Viewer, store: StoreDep, event: CameraEvent) -> bool:
         return True
     if isinstance(event, CameraOnline):
         return (event.owner or "").casefold() == (viewer.login or "").casefold()
+    if not isinstance(event, CameraOffline | CameraPending):
+        return False
     camera = await store.get_camera(event.camera_id)
     return camera is not None and camera.owner == viewer.login
 

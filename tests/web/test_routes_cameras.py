@@ -3,7 +3,6 @@ modify-device: rename, video settings, events, connection details and forget."""
 
 from __future__ import annotations
 
-import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -22,8 +22,9 @@ export function signInUrl() {
 // whose session ended to the sign-in page.
 // `body` is sent as JSON, `text` as it is (with its own Content-Type in `headers`); `raw`
 // returns the Response itself.
-export async function api(path, { method = "GET", body, text, headers = {}, raw = false } = {}) {
-  const options = { method, headers: { "X-CSRF-Token": csrfToken(), ...headers } };
+// `keepalive` lets a request outlive the page (ending a WebRTC session as it closes).
+export async function api(path, { method = "GET", body, text, headers = {}, raw = false, keepalive = false } = {}) {
+  const options = { method, keepalive, headers: { "X-CSRF-Token": csrfToken(), ...headers } };
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);

@@ -35,7 +35,7 @@ async function webrtc(camera, frame) {
   let location = null;
   const stop = () => {
     peer.close();
-    if (location) api(location, { method: "DELETE" }).catch(() => {});
+    if (location) api(location, { method: "DELETE", keepalive: true }).catch(() => {});
   };
   try {
     const video = el("video", { muted: true, autoplay: true, playsinline: true, "data-live": "webrtc" });
