@@ -207,8 +207,10 @@ async def test_a_newcomer_signs_in_and_watches_a_camera(cloud: Cloud, browser: A
 async def phone_pages(
     browser: Any, cloud: Cloud, console: Console, state: Any, camera_id: int
 ) -> None:
-    """Every page at 390x844: nothing wider than the screen."""
-    async with page_in(browser, PHONE, console, storage_state=state, is_mobile=True) as phone:
+    """Every page at 390x844, in dark mode: nothing wider than the screen, a dark background."""
+    async with page_in(
+        browser, PHONE, console, storage_state=state, is_mobile=True, color_scheme="dark"
+    ) as phone:
         for path, name, ready in (
             ("/", "home", f'[data-camera="{camera_id}"] .pill'),
             (f"/cameras/{camera_id}", "camera", "#live-mode:has-text('WebRTC')"),
@@ -217,6 +219,8 @@ async def phone_pages(
             await phone.goto(cloud.url(path))
             await phone.locator(ready).first.wait_for()
             await no_horizontal_scroll(phone)
+            background = await phone.evaluate("getComputedStyle(document.body).backgroundColor")
+            assert background == "rgb(15, 20, 27)", background  # the dark theme's --bg
             await screenshot(phone, f"{name}-390")
         await phone.context.clear_cookies()
         await phone.goto(cloud.url("/login"))
