@@ -65,10 +65,11 @@ async def live(
     listeners: Listeners = request.app.state.live_listeners
     if listeners.count >= MAX_LISTENERS:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "too many open pages")
-    subscription = runtime.services.bus.subscribe("web-live", *WATCHED, limit=QUEUE_LIMIT)
-    listeners.count += 1
 
     async def messages() -> AsyncIterator[bytes]:
+        # Subscribed once the body runs, so a response that never starts holds nothing.
+        subscription = runtime.services.bus.subscribe("web-live", *WATCHED, limit=QUEUE_LIMIT)
+        listeners.count += 1
         try:
             yield f"retry: {RETRY_MILLISECONDS}\n: connected\n\n".encode()
             while True:
