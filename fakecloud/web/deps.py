@@ -6,7 +6,7 @@ import base64
 import binascii
 import contextlib
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Path, Request, status
 
@@ -20,6 +20,21 @@ from fakecloud.store.protocol import CameraStore
 from fakecloud.web.sessions import session_login
 
 ServiceT = TypeVar("ServiceT")
+
+_ERROR_MEANINGS = {
+    400: "the body is not valid JSON, or the store refused the value",
+    401: "sign in, or send Basic or Bearer credentials",
+    403: "refused: wrong current password, a missing CSRF token, or another site's request",
+    404: "no such camera or token, or not yours",
+    409: "the state does not allow it (the camera is offline, an account exists already)",
+    503: "that part of fakecloud is not running, or too many at once",
+    504: "the camera did not answer in time",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the errors a route answers (besides FastAPI's 422)."""
+    return {code: {"description": _ERROR_MEANINGS[code]} for code in codes}
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -16,7 +16,13 @@ from fakecloud.core.errors import UserError
 from fakecloud.core.login_guard import LoginRefused
 from fakecloud.store.models import MAX_LOGIN_LENGTH, MAX_PASSWORD_LENGTH, TokenInfo
 from fakecloud.web.csrf import require_csrf
-from fakecloud.web.deps import MAX_DATABASE_ID, AccountDep, StoreDep, client_address
+from fakecloud.web.deps import (
+    MAX_DATABASE_ID,
+    AccountDep,
+    StoreDep,
+    client_address,
+    error_responses,
+)
 from fakecloud.web.sessions import end_session, session_cookie, session_login, start_session
 
 router = APIRouter(prefix="/api", tags=["account"])
@@ -56,7 +62,7 @@ class IssuedToken(TokenRecord):
     token: str  # shown this once
 
 
-@router.get("/auth/state")
+@router.get("/auth/state", responses=error_responses(503))
 async def sign_in_state(request: Request, store: StoreDep) -> SignInState:
     """Who is signed in, and whether no account exists yet (the login page then offers to
     create the first)."""
@@ -82,7 +88,7 @@ async def _still_connected(request: Request) -> bool:
     return not await request.is_disconnected()
 
 
-@router.post("/auth/login", dependencies=CsrfChecked)
+@router.post("/auth/login", dependencies=CsrfChecked, responses=error_responses(400, 401, 403))
 async def sign_in(
     credentials: Credentials, request: Request, response: Response, store: StoreDep
 ) -> SignInState:
@@ -96,13 +102,18 @@ async def sign_in(
     return SignInState(login=account.login, first_run=False)
 
 
-@router.post("/auth/logout", dependencies=CsrfChecked)
+@router.post("/auth/logout", dependencies=CsrfChecked, responses=error_responses(403))
 async def sign_out(request: Request, response: Response, store: StoreDep) -> SignInState:
     await end_session(request, response, store)
     return SignInState(login=None, first_run=False)
 
 
-@router.post("/auth/first-account", dependencies=CsrfChecked, status_code=201)
+@router.post(
+    "/auth/first-account",
+    dependencies=CsrfChecked,
+    status_code=201,
+    responses=error_responses(400, 403, 409),
+)
 async def create_first_account(
     credentials: Credentials, request: Request, response: Response, store: StoreDep
 ) -> SignInState:
@@ -128,7 +139,7 @@ def _on_private_network(address: str | None) -> bool:
         return False
 
 
-@router.get("/account")
+@router.get("/account", responses=error_responses(401))
 async def show_account(login: AccountDep, store: StoreDep) -> dict[str, Any]:
     account = await store.get_account(login)
     if account is None:  # removed while signed in
@@ -137,7 +148,9 @@ async def show_account(login: AccountDep, store: StoreDep) -> dict[str, Any]:
     return {"login": account.login, "created": account.created, "tokens": tokens}
 
 
-@router.post("/account/password", dependencies=CsrfChecked)
+@router.post(
+    "/account/password", dependencies=CsrfChecked, responses=error_responses(400, 401, 403)
+)
 async def change_password(
     change: PasswordChange, request: Request, login: AccountDep, store: StoreDep
 ) -> dict[str, int]:
@@ -157,7 +170,12 @@ def _token_record(token: TokenInfo) -> TokenRecord:
     return TokenRecord(id=token.id, label=token.partner, created=token.created)
 
 
-@router.post("/account/tokens", dependencies=CsrfChecked, status_code=201)
+@router.post(
+    "/account/tokens",
+    dependencies=CsrfChecked,
+    status_code=201,
+    responses=error_responses(400, 401, 403),
+)
 async def create_token(new: NewToken, login: AccountDep, store: StoreDep) -> IssuedToken:
     """A token for Home Assistant, an NVR or a script (HTTP `Authorization: Bearer <token>`,
     or Basic with the token as password). Only its hash is kept: this answer is the one time
@@ -167,7 +185,12 @@ async def create_token(new: NewToken, login: AccountDep, store: StoreDep) -> Iss
     return IssuedToken(**_token_record(issued).model_dump(), token=token)
 
 
-@router.delete("/account/tokens/{token_id}", dependencies=CsrfChecked, status_code=204)
+@router.delete(
+    "/account/tokens/{token_id}",
+    dependencies=CsrfChecked,
+    status_code=204,
+    responses=error_responses(401, 403, 404),
+)
 async def revoke_token(
     token_id: Annotated[int, Path(ge=0, le=MAX_DATABASE_ID)], login: AccountDep, store: StoreDep
 ) -> Response:

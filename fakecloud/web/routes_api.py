@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
 from fakecloud.core.errors import UserError
-from fakecloud.web.deps import CameraDep, RuntimeDep, StoreDep, ViewerDep
+from fakecloud.web.deps import CameraDep, RuntimeDep, StoreDep, ViewerDep, error_responses
 from fakecloud.web.sessions import require_anti_csrf
 
 router = APIRouter(tags=["api"])
@@ -36,12 +36,12 @@ def camera_summary(camera: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/api/cameras")
+@router.get("/api/cameras", responses=error_responses(401))
 async def list_cameras(viewer: ViewerDep, store: StoreDep) -> list[dict[str, Any]]:
     return [camera_summary(camera) for camera in await store.list_cameras(owner=viewer.login)]
 
 
-@router.get("/api/cameras/{camera_id}")
+@router.get("/api/cameras/{camera_id}", responses=error_responses(401, 404))
 async def show_camera(camera: CameraDep) -> dict[str, Any]:
     return camera_summary(camera)
 
@@ -51,7 +51,7 @@ class Approval(BaseModel):
     account: str | None = None
 
 
-@router.post("/api/cameras/{camera_id}/approve")
+@router.post("/api/cameras/{camera_id}/approve", responses=error_responses(400, 401, 403, 404))
 async def approve_camera(
     camera_id: int,
     approval: Approval,

@@ -14,7 +14,7 @@ from fakecloud.core.errors import UserError
 from fakecloud.net.commands import format_command, format_plus_fields
 from fakecloud.store.models import MAX_NAME_LENGTH
 from fakecloud.web.csrf import require_csrf
-from fakecloud.web.deps import CameraDep, RuntimeDep, StoreDep
+from fakecloud.web.deps import CameraDep, RuntimeDep, StoreDep, error_responses
 from fakecloud.web.routes_api import camera_summary
 
 router = APIRouter(prefix="/api/cameras/{camera_id}", tags=["api"])
@@ -50,7 +50,7 @@ def modify_device(camera_id: int, video: VideoSettings) -> str:
     return format_command("modify-device", str(camera_id), format_plus_fields(fields))
 
 
-@router.put("/name", dependencies=CsrfChecked)
+@router.put("/name", dependencies=CsrfChecked, responses=error_responses(400, 401, 403, 404))
 async def rename(camera: CameraDep, new: NewName, store: StoreDep) -> dict[str, Any]:
     """Stored by fakecloud, which answers the camera's own name lookup with it
     (/camsetup/retrievecamera.php); no command is known that renames a camera directly."""
@@ -61,7 +61,9 @@ async def rename(camera: CameraDep, new: NewName, store: StoreDep) -> dict[str, 
     return camera_summary(renamed)
 
 
-@router.put("/video", dependencies=CsrfChecked)
+@router.put(
+    "/video", dependencies=CsrfChecked, responses=error_responses(400, 401, 403, 404, 409, 503, 504)
+)
 async def set_video(
     camera: CameraDep, video: VideoSettings, store: StoreDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
@@ -82,7 +84,9 @@ async def set_video(
     return {"sent": command, "answer": answer.body.decode("utf-8", "replace")}
 
 
-@router.delete("", dependencies=CsrfChecked, status_code=204)
+@router.delete(
+    "", dependencies=CsrfChecked, status_code=204, responses=error_responses(401, 403, 404)
+)
 async def forget(camera: CameraDep, store: StoreDep) -> Response:
     """Delete the camera and its events. If it logs in again it comes back as a new camera
     (pending, or its owner's when its login carries the owner's credentials)."""
@@ -93,14 +97,14 @@ async def forget(camera: CameraDep, store: StoreDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/events")
+@router.get("/events", responses=error_responses(401, 404))
 async def recent_events(
     camera: CameraDep, store: StoreDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> list[dict[str, Any]]:
     return [event.to_json() for event in await store.list_events(camera.id, limit)]
 
 
-@router.get("/connection")
+@router.get("/connection", responses=error_responses(401, 404))
 async def connection(camera: CameraDep, store: StoreDep, runtime: RuntimeDep) -> dict[str, Any]:
     """How the camera is connected now (its CXNet session, if online) and its recent logins."""
     broker = runtime.services.broker

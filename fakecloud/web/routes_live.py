@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import StreamingResponse
 
 from fakecloud.core.events import CameraEvent, CameraOffline, CameraOnline, CameraPending
-from fakecloud.web.deps import RuntimeDep, StoreDep, Viewer, ViewerDep
+from fakecloud.web.deps import RuntimeDep, StoreDep, Viewer, ViewerDep, error_responses
 
 router = APIRouter(tags=["api"])
 
@@ -56,7 +56,7 @@ async def _may_see(viewer: Viewer, store: StoreDep, event: CameraEvent) -> bool:
     return camera is not None and camera.owner == viewer.login
 
 
-@router.get("/api/live", response_class=StreamingResponse)
+@router.get("/api/live", response_class=StreamingResponse, responses=error_responses(401, 503))
 async def live(
     request: Request, viewer: ViewerDep, store: StoreDep, runtime: RuntimeDep
 ) -> StreamingResponse:
