@@ -224,6 +224,12 @@ async def phone_pages(
             background = await phone.evaluate("getComputedStyle(document.body).backgroundColor")
             assert background == "rgb(15, 20, 27)", background  # the dark theme's --bg
             await screenshot(phone, f"{name}-390")
+        # The API docs render offline: Swagger UI's own scripts, from the package.
+        await phone.goto(cloud.url("/api/docs"))
+        await phone.locator(".swagger-ui .info .title", has_text="fakecloud").wait_for()
+        await phone.locator(".opblock-summary-path", has_text="/api/auth/login").first.wait_for()
+        await no_horizontal_scroll(phone)
+        await screenshot(phone, "api-docs-390")
         await phone.context.clear_cookies()
         await phone.goto(cloud.url("/login"))
         await phone.locator("#sign-in").wait_for()
