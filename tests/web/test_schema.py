@@ -54,6 +54,7 @@ def test_schemathesis_finds_nothing_in_the_web_app_routes(tmp_path: Path) -> Non
             ],
             capture_output=True,
             text=True,
+            cwd=tmp_path,  # its cache (.schemathesis/) stays out of the checkout
             timeout=240,
             check=False,
         )
