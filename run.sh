@@ -53,7 +53,8 @@ installed_for() {
 ensure_test_tools() {
   # command:package pairs the tests drive as real clients
   local wanted=(dig:dnsutils openssl:openssl ffprobe:ffmpeg ffmpeg:ffmpeg ping:iputils-ping
-    dnsmasq:dnsmasq-base ip:iproute2 git:git mosquitto:mosquitto mosquitto_sub:mosquitto-clients)
+    dnsmasq:dnsmasq-base ip:iproute2 git:git mosquitto:mosquitto mosquitto_sub:mosquitto-clients
+    chromium:chromium)
   local missing=()
   for pair in "${wanted[@]}"; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")

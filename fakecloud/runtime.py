@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,6 @@ from fakecloud.media.outputs import MediaOutputs
 from fakecloud.relay.part import RelayPart
 from fakecloud.store.protocol import CameraStore
 from fakecloud.web.routes_unknown import RecordBudget
-from fakecloud.web.sessions import WebSessions
 
 
 @dataclass
@@ -30,7 +30,6 @@ class Services:
 
     # The one event bus every publishing and subscribing part is built with.
     bus: EventBus = field(default_factory=EventBus)
-    web_sessions: WebSessions = field(default_factory=WebSessions)
     # How many unknown HTTP requests may reach the capture log (fakecloud.web.routes_unknown).
     http_capture_budget: RecordBudget = field(default_factory=RecordBudget)
     store: CameraStore | None = None
@@ -42,6 +41,8 @@ class Services:
     media_outputs: MediaOutputs | None = None
     # One budget for every TCP listener (fakecloud.frontdoor.budgets).
     connection_budget: ConnectionBudget | None = None
+    # Browser and portal sign-ins by result, ok or refused (fakecloud_logins_total, kind rest).
+    web_logins: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass

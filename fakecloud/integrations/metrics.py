@@ -122,7 +122,7 @@ class FakecloudCollector(Collector):
             "Logins by kind (camera, app, rest) and result",
             labels=["kind", "result"],
         )
-        for result, count in services.web_sessions.logins.items():
+        for result, count in services.web_logins.items():
             logins.add_metric(["rest", result], count)
         if (broker := services.broker) is not None:
             status = broker.status()

@@ -40,7 +40,9 @@ class PasswordRecord:
 class AccountRows(StoreCore):
     """Store's accounts, passwords and tokens."""
 
-    def add_account(self, login: str, password: str) -> Account:
+    def add_account(self, login: str, password: str, *, first: bool = False) -> Account:
+        """A new account; with `first`, only while there is no account at all (the web app's
+        first run), checked in the same statement so two first runs cannot both win."""
         check_login(login)
         password_hash = self._hasher.hash(check_new_password(password))
         created = utc_now()
@@ -50,13 +52,15 @@ class AccountRows(StoreCore):
                 with self._transaction() as db:
                     cursor = db.execute(
                         "INSERT INTO accounts (login, login_key, password_hash, created, alias)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        (login, login.casefold(), password_hash, created.isoformat(), alias),
+                        " SELECT ?, ?, ?, ?, ? WHERE NOT ? OR NOT EXISTS (SELECT 1 FROM accounts)",
+                        (login, login.casefold(), password_hash, created.isoformat(), alias, first),
                     )
             except sqlite3.IntegrityError as error:
                 if "accounts.alias" in str(error):
                     continue
                 raise UserError(f"an account named {login!r} already exists") from None
+            if cursor.rowcount == 0:
+                raise UserError("an account exists already: sign in with it")
             assert cursor.lastrowid is not None
             return Account(id=cursor.lastrowid, login=login, created=created, alias=alias)
         raise UserError("could not find a free account alias")
@@ -157,7 +161,7 @@ class AccountRows(StoreCore):
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO tokens (account_id, partner, token_hash, created) VALUES (?, ?, ?, ?)",
-                (account.id, partner, _token_hash(token), utc_now().isoformat()),
+                (account.id, partner, hash_token(token), utc_now().isoformat()),
             )
         return f"{partner}{TOKEN_MARKER}{token}"
 
@@ -165,7 +169,7 @@ class AccountRows(StoreCore):
         """The account owning this token, given bare or in its full CX_PASSWD form. Found by
         the token's hash alone: a login without a user name (how the myQ app logs in)."""
         _, marker, bare = token.partition(TOKEN_MARKER)
-        wanted = _token_hash(bare if marker else token)
+        wanted = hash_token(bare if marker else token)
         rows = self._query(
             "SELECT t.token_hash, a.id, a.login, a.created, a.alias"
             " FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = ?",
@@ -195,12 +199,22 @@ class AccountRows(StoreCore):
             for row in rows
         ]
 
+    def revoke_token(self, login: str, token_id: int) -> bool:
+        """Revoke one of the account's tokens; False when it has no token with that id."""
+        account = self._require_account(login)
+        with self._transaction() as db:
+            return bool(
+                db.execute(
+                    "DELETE FROM tokens WHERE id = ? AND account_id = ?", (token_id, account.id)
+                ).rowcount
+            )
+
     def revoke_tokens(self, login: str) -> int:
         account = self._require_account(login)
         with self._transaction() as db:
             return db.execute("DELETE FROM tokens WHERE account_id = ?", (account.id,)).rowcount
 
 
-def _token_hash(token: str) -> str:
+def hash_token(token: str) -> str:
     # Tokens are 256 random bits, so a plain SHA-256 is enough: there is nothing to brute-force.
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()

@@ -97,8 +97,8 @@ class AsyncStore:
     async def integrity_check(self) -> str:
         return await self._run(self.store.integrity_check)
 
-    async def add_account(self, login: str, password: str) -> Account:
-        return await self._run(self.store.add_account, login, password)
+    async def add_account(self, login: str, password: str, *, first: bool = False) -> Account:
+        return await self._run(self.store.add_account, login, password, first=first)
 
     async def get_account(self, login: str) -> Account | None:
         return await self._run(self.store.get_account, login)
@@ -171,6 +171,21 @@ class AsyncStore:
 
     async def revoke_tokens(self, login: str) -> int:
         return await self._run(self.store.revoke_tokens, login)
+
+    async def revoke_token(self, login: str, token_id: int) -> bool:
+        return await self._run(self.store.revoke_token, login, token_id)
+
+    async def start_web_session(self, login: str, lifetime: float) -> str:
+        return await self._run(self.store.start_web_session, login, lifetime)
+
+    async def web_session_account(self, token: str) -> Account | None:
+        return await self._run_before_writes(self.store.web_session_account, token)
+
+    async def end_web_session(self, token: str) -> bool:
+        return await self._run(self.store.end_web_session, token)
+
+    async def end_web_sessions(self, login: str, *, keep: str | None = None) -> int:
+        return await self._run(self.store.end_web_sessions, login, keep=keep)
 
     async def upsert_camera(
         self,

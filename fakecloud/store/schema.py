@@ -115,6 +115,19 @@ MIGRATIONS: tuple[Migration, ...] = (
         expires TEXT NOT NULL
     );
     """,
+    # 5: the web app's sign-in sessions, kept by the hash of their cookie so a restart keeps
+    # people signed in and a copy of the database holds no usable cookie
+    """
+    CREATE TABLE web_sessions (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        token_hash TEXT NOT NULL UNIQUE,
+        created TEXT NOT NULL,
+        expires TEXT NOT NULL
+    );
+    CREATE INDEX web_sessions_account ON web_sessions(account_id, id);
+    CREATE INDEX web_sessions_expires ON web_sessions(expires);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

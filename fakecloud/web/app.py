@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from fakecloud import __version__
 from fakecloud.runtime import Runtime
 from fakecloud.web import (
+    routes_account,
     routes_api,
     routes_ca,
+    routes_cameras,
     routes_cxs,
     routes_health,
+    routes_live,
     routes_llhls,
     routes_media,
     routes_mediamtx,
     routes_metrics,
+    routes_pages,
     routes_setup,
     routes_webrtc,
 )
@@ -24,8 +30,17 @@ from fakecloud.web.routes_unknown import UnknownRequests
 
 
 def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(title="fakecloud", version=__version__, docs_url="/api/docs", redoc_url=None)
+    # The API docs' scripts come from the package (fastapi-offline), not a CDN: they work offline.
+    app = FastAPIOffline(
+        title="fakecloud",
+        version=__version__,
+        docs_url="/api/docs",
+        redoc_url="/api/redoc",
+        static_url="/api/docs-assets",
+        favicon_url="/static/favicon.svg",
+    )
     app.state.runtime = runtime
+    app.state.live_listeners = routes_live.Listeners()
     # Added first, so it runs inside BodyLimit: an oversized body is refused whatever its Host.
     app.add_middleware(
         HostCheck, allowed=AllowedHosts.for_settings(runtime.settings, runtime.catalogue)
@@ -42,8 +57,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         routes_mediamtx,
         routes_metrics,
     )
-    for module in (*routes, routes_setup):
+    web_app = (routes_pages, routes_account, routes_cameras, routes_live)
+    for module in (*routes, *web_app, routes_setup):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(packages=[("fakecloud.web", "static")]), name="static")
     # Last: whatever no route above serves is recorded in the capture log and answered 404.
     app.router.routes.append(UnknownRequests())
     return app

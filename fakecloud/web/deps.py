@@ -7,7 +7,7 @@ import binascii
 import contextlib
 import pathlib
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Path, Request, status
 
@@ -17,11 +17,26 @@ from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
 from fakecloud.onvif.auth import existing_key, is_onvif_password
 from fakecloud.runtime import Runtime
-from fakecloud.store.models import Camera
+from fakecloud.store.models import Account, Camera
 from fakecloud.store.protocol import CameraStore
-from fakecloud.web.sessions import SESSION_COOKIE
+from fakecloud.web.sessions import session_login
 
 ServiceT = TypeVar("ServiceT")
+
+_ERROR_MEANINGS = {
+    400: "the body is not valid JSON, or the store refused the value",
+    401: "sign in, or send Basic or Bearer credentials",
+    403: "refused: wrong current password, a missing CSRF token, or another site's request",
+    404: "no such camera or token, or not yours",
+    409: "the state does not allow it (the camera is offline, an account exists already)",
+    503: "that part of fakecloud is not running, or too many at once",
+    504: "the camera did not answer in time",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the errors a route answers (besides FastAPI's 422)."""
+    return {code: {"description": _ERROR_MEANINGS[code]} for code in codes}
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -91,9 +106,7 @@ def bearer_token(header: str | None) -> str | None:
 
 async def authenticate(request: Request, store: CameraStore) -> str | None:
     """The account a request speaks for (session cookie, Bearer token or HTTP Basic), or None."""
-    sessions = get_runtime(request).services.web_sessions
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie and (login := sessions.login_for(cookie)):
+    if login := await session_login(request, store):
         return login
     header = request.headers.get("authorization")
     # Security consideration: a token is found by its hash alone (256 random bits, nothing to
@@ -130,6 +143,28 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+async def password_sign_in(
+    request: Request, store: CameraStore, runtime: Runtime, login: str, password: str
+) -> Account | None:
+    """A browser's or the portal's sign-in: the account when the password is right. Security
+    consideration: checked under the login guard (per client and account limits, scrypt in a
+    bounded pool); a refusal by the limits reads exactly like a wrong password. Each result is
+    counted for fakecloud_logins_total."""
+
+    async def still_connected() -> bool:
+        # The body is read already, so asking about the connection consumes nothing.
+        return not await request.is_disconnected()
+
+    try:
+        account = await store.verify_password(
+            login, password, client=client_address(request), still_waiting=still_connected
+        )
+    except LoginRefused:
+        account = None
+    runtime.services.web_logins["refused" if account is None else "ok"] += 1
+    return account
+
+
 def is_trusted(settings: Settings, client: str | None) -> bool:
     """A client on the trusted networks, who may watch without an account."""
     return address_in(client or "", settings.trusted_http_networks())
@@ -143,12 +178,33 @@ async def current_viewer(request: Request, runtime: RuntimeDep) -> Viewer:
     store = runtime.services.store
     login = await authenticate(request, store) if store is not None else None
     if login is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "log in with your fakecloud account",
-            headers={"WWW-Authenticate": 'Basic realm="fakecloud"'},
-        )
+        raise unauthorized(request)
     return Viewer(login)
+
+
+def unauthorized(request: Request) -> HTTPException:
+    """401. Programs (ffmpeg, VLC, curl --anyauth) are told to use HTTP Basic; browsers are
+    not, so people never see the browser's own password prompt: the web app's pages send them
+    to /login instead. Browsers mark every request with Sec-Fetch-Mode; programs do not."""
+    challenge = {} if "sec-fetch-mode" in request.headers else {"WWW-Authenticate": _CHALLENGE}
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, "log in with your fakecloud account", headers=challenge
+    )
+
+
+_CHALLENGE = 'Basic realm="fakecloud"'
+
+
+async def signed_in(request: Request, store: StoreDep) -> str:
+    """The account a request speaks for, whatever network it comes from: what account pages
+    need (a trusted network sees cameras, but it is nobody in particular)."""
+    login = await authenticate(request, store)
+    if login is None:
+        raise unauthorized(request)
+    return login
+
+
+AccountDep = Annotated[str, Depends(signed_in)]
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]

@@ -1,18 +1,16 @@
-"""The JSON API for the dashboard, Home Assistant and scripts."""
+"""The JSON API for the web app, Home Assistant and scripts."""
 
 from __future__ import annotations
 
-from importlib.resources import files
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
-from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from fakecloud.core.config import Settings
 from fakecloud.core.errors import UserError
 from fakecloud.media.urls import http_paths, snippets, stream_key, urls_for_settings
-from fakecloud.web.deps import CameraDep, RuntimeDep, StoreDep, ViewerDep
+from fakecloud.web.deps import CameraDep, RuntimeDep, StoreDep, ViewerDep, error_responses
 from fakecloud.web.sessions import require_anti_csrf
 
 router = APIRouter(tags=["api"])
@@ -36,7 +34,7 @@ def camera_summary(camera: Any, settings: Settings) -> dict[str, Any]:
     }
 
 
-@router.get("/api/cameras")
+@router.get("/api/cameras", responses=error_responses(401))
 async def list_cameras(
     viewer: ViewerDep, store: StoreDep, runtime: RuntimeDep
 ) -> list[dict[str, Any]]:
@@ -44,7 +42,7 @@ async def list_cameras(
     return [camera_summary(camera, runtime.settings) for camera in cameras]
 
 
-@router.get("/api/cameras/{camera_id}")
+@router.get("/api/cameras/{camera_id}", responses=error_responses(401, 404))
 async def show_camera(camera: CameraDep, runtime: RuntimeDep) -> dict[str, Any]:
     """The camera, with its URLs and copy-ready snippets for players and NVRs."""
     summary = camera_summary(camera, runtime.settings)
@@ -57,7 +55,7 @@ class Approval(BaseModel):
     account: str | None = None
 
 
-@router.post("/api/cameras/{camera_id}/approve")
+@router.post("/api/cameras/{camera_id}/approve", responses=error_responses(400, 401, 403, 404))
 async def approve_camera(
     camera_id: int,
     approval: Approval,
@@ -84,8 +82,3 @@ async def approve_camera(
     if broker is not None:
         await broker.camera_changed(camera_id)
     return camera_summary(camera, runtime.settings) | {"proof": camera.proof}
-
-
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def dashboard(viewer: ViewerDep) -> str:
-    return files("fakecloud.web").joinpath("static/dashboard.html").read_text()

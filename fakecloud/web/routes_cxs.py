@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
-from fakecloud.core.login_guard import LoginRefused
 from fakecloud.web.deps import (
     CameraDep,
     RuntimeDep,
     StoreDep,
     Viewer,
     ViewerDep,
-    client_address,
+    password_sign_in,
 )
 from fakecloud.web.dttm import DttmError, format_dttm, parse_dttm
 from fakecloud.web.login_form import LoginFormError, parse_login_form
@@ -114,31 +112,17 @@ async def login(
         form = parse_login_form(await request.body())
     except LoginFormError as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
-    try:
-        account = await store.verify_password(
-            form.username,
-            form.password,
-            client=client_address(request),
-            still_waiting=partial(_still_connected, request),
-        )
-    except LoginRefused:  # the login limits: answered exactly like a wrong password
-        account = None
-    logins = runtime.services.web_sessions.logins
-    logins["refused" if account is None else "ok"] += 1
+    account = await password_sign_in(request, store, runtime, form.username, form.password)
     if account is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong login or password")
-    start_session(request, response, account.login)
+    await start_session(request, response, store, account.login)
     return {"userId": account.login, "username": account.login}
 
 
-async def _still_connected(request: Request) -> bool:
-    # The body is read already, so asking the server about the connection consumes nothing.
-    return not await request.is_disconnected()
-
-
 @router.post("/auth/logout")
-async def logout(request: Request, response: Response) -> dict[str, str]:
-    end_session(request, response)
+async def logout(request: Request, response: Response, store: StoreDep) -> dict[str, str]:
+    require_anti_csrf(request)
+    await end_session(request, response, store)
     return {"status": "ok"}
 
 

@@ -1,55 +1,17 @@
-"""Browser/app sessions for the Seedonk REST API (cookie SeedonkSession), kept in memory."""
+"""Sign-in sessions for browsers: the web app and the Seedonk portal's REST calls share one
+cookie (SeedonkSession, the portal's name), kept hashed in the store so they survive a restart."""
 
 from __future__ import annotations
 
-import secrets
-import time
-from collections import Counter, OrderedDict
-from typing import TYPE_CHECKING
-
 from fastapi import HTTPException, Request, Response, status
 
-if TYPE_CHECKING:  # the runtime holds the session table, so it imports this module
-    from fakecloud.runtime import Runtime
+from fakecloud.store.protocol import CameraStore
 
 SESSION_COOKIE = "SeedonkSession"  # the Seedonk portal's cookie name (docs/protocol.md section 2)
 ANTI_CSRF_HEADER = "AntiCSRF"  # the Seedonk portal sent it on every state-changing call
-
-
-class WebSessions:
-    """Security consideration: tokens are 256-bit random, expire, and the table is bounded so a
-    login flood cannot grow memory; a restart logs everyone out, which is acceptable at home."""
-
-    def __init__(self, lifetime: float = 7 * 24 * 3600, capacity: int = 10_000):
-        self.lifetime = lifetime
-        self.capacity = capacity
-        self._sessions: OrderedDict[str, tuple[str, float]] = OrderedDict()
-        # REST logins (POST /auth/login) by result, ok or refused, for fakecloud_logins_total.
-        self.logins: Counter[str] = Counter()
-
-    def create(self, login: str) -> str:
-        token = secrets.token_urlsafe(32)
-        self._sessions[token] = (login, time.monotonic() + self.lifetime)
-        while len(self._sessions) > self.capacity:
-            self._sessions.popitem(last=False)
-        return token
-
-    def login_for(self, token: str) -> str | None:
-        entry = self._sessions.get(token)
-        if entry is None:
-            return None
-        login, expires = entry
-        if time.monotonic() > expires:
-            del self._sessions[token]
-            return None
-        return login
-
-    def end(self, token: str) -> None:
-        self._sessions.pop(token, None)
-
-    def end_all_for(self, login: str) -> None:
-        for token in [t for t, (owner, _) in self._sessions.items() if owner == login]:
-            del self._sessions[token]
+SESSION_LIFETIME = 30 * 24 * 3600.0  # seconds; signing in again starts a new one
+# A cookie value is 43 characters (32 random bytes); anything far longer is not ours.
+MAX_COOKIE_CHARS = 128
 
 
 def require_anti_csrf(request: Request) -> None:
@@ -60,30 +22,42 @@ def require_anti_csrf(request: Request) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"missing {ANTI_CSRF_HEADER} header")
 
 
-def start_session(request: Request, response: Response, login: str) -> None:
-    """Log the browser in. Security consideration: under TLS the cookie is `Secure`, so the
-    browser never sends it over plain HTTP where anyone on the LAN could read it."""
-    token = _sessions(request).create(login)
-    response.set_cookie(
-        SESSION_COOKIE, token, httponly=True, samesite="lax", secure=_under_tls(request)
-    )
-
-
-def end_session(request: Request, response: Response) -> None:
-    """Log the browser out; only a request passing the AntiCSRF check may."""
-    require_anti_csrf(request)
+def session_cookie(request: Request) -> str | None:
     token = request.cookies.get(SESSION_COOKIE)
-    if token:
-        _sessions(request).end(token)
-    response.delete_cookie(
-        SESSION_COOKIE, httponly=True, samesite="lax", secure=_under_tls(request)
+    return token if token and len(token) <= MAX_COOKIE_CHARS else None
+
+
+async def session_login(request: Request, store: CameraStore) -> str | None:
+    """The account the request's session cookie signs in, if any."""
+    token = session_cookie(request)
+    account = await store.web_session_account(token) if token else None
+    return account.login if account else None
+
+
+async def start_session(
+    request: Request, response: Response, store: CameraStore, login: str
+) -> None:
+    """Sign the browser in. Security consideration: the cookie is HttpOnly (no script reads
+    it), SameSite=Lax (other sites' forms do not carry it), and `Secure` under TLS, so the
+    browser never sends it over plain HTTP where anyone on the LAN could read it."""
+    token = await store.start_web_session(login, SESSION_LIFETIME)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(SESSION_LIFETIME),
+        httponly=True,
+        samesite="lax",
+        secure=under_tls(request),
     )
 
 
-def _sessions(request: Request) -> WebSessions:
-    runtime: Runtime = request.app.state.runtime
-    return runtime.services.web_sessions
+async def end_session(request: Request, response: Response, store: CameraStore) -> None:
+    """Sign the browser out: its session is deleted, so the old cookie no longer works."""
+    token = session_cookie(request)
+    if token:
+        await store.end_web_session(token)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax", secure=under_tls(request))
 
 
-def _under_tls(request: Request) -> bool:
+def under_tls(request: Request) -> bool:
     return request.url.scheme == "https"

@@ -84,7 +84,8 @@ async def running_cloud(settings: Settings, **changes: Any) -> AsyncIterator[Clo
     runtime = build_runtime(settings)
     await start_parts(runtime)
     try:
-        await runtime.services.store.add_account(OWNER, PASSWORD)
+        if await runtime.services.store.get_account(OWNER) is None:  # a restart keeps it
+            await runtime.services.store.add_account(OWNER, PASSWORD)
         http = runtime.part("http")
         frontdoor = runtime.part("frontdoor")
         assert http is not None and frontdoor is not None

@@ -1,0 +1,72 @@
+"""The web app's pages: one HTML shell per page name, its scripts and styles from static/.
+
+No build step and nothing from the internet: the pages are plain HTML, CSS and ES modules
+shipped in the package (docs/web.md)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from fakecloud.web.csrf import give_csrf_cookie
+from fakecloud.web.deps import DatabaseId, StoreDep, authenticate
+
+router = APIRouter(include_in_schema=False)
+
+# Security consideration: the pages run only their own scripts (no inline script, nothing from
+# another origin), cannot be framed (clickjacking), and send no Referer elsewhere.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:;"
+        " script-src 'self'; style-src 'self'; connect-src 'self'; object-src 'none';"
+        " base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+@cache
+def _shell() -> str:
+    return files("fakecloud.web").joinpath("static/page.html").read_text()
+
+
+def page(request: Request, name: str, title: str) -> Response:
+    """The shell for page `name` (static/<name>.js draws it)."""
+    html = _shell().replace("{{page}}", name).replace("{{title}}", title)
+    response = HTMLResponse(html, headers=PAGE_HEADERS)
+    give_csrf_cookie(request, response)
+    return response
+
+
+async def _signed_in_page(request: Request, store: StoreDep, name: str, title: str) -> Response:
+    """The page for someone signed in; anyone else goes to /login and comes back after."""
+    if await authenticate(request, store) is None:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    return page(request, name, title)
+
+
+@router.get("/")
+async def home(request: Request, store: StoreDep) -> Response:
+    return await _signed_in_page(request, store, "home", "Cameras")
+
+
+@router.get("/cameras/{camera_id}")
+async def camera(camera_id: DatabaseId, request: Request, store: StoreDep) -> Response:
+    return await _signed_in_page(request, store, "camera", "Camera")
+
+
+@router.get("/account")
+async def account(request: Request, store: StoreDep) -> Response:
+    return await _signed_in_page(request, store, "account", "Account")
+
+
+@router.get("/login")
+async def login(request: Request) -> Response:
+    return page(request, "login", "Sign in")

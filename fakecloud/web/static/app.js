@@ -1,0 +1,42 @@
+// The entry point of every page: draws the top bar, then the page named by <body data-page>.
+import { api, el } from "./lib.js";
+
+// The main navigation. The setup wizard and the doctor (issue 11 sections 3 and 5) add their
+// entries here: [label, path].
+const NAV = [
+  ["Cameras", "/"],
+  ["API", "/api/docs"],
+];
+
+function drawNav(page) {
+  const here = page === "camera" ? "/" : location.pathname;
+  document.getElementById("nav").replaceChildren(
+    ...NAV.map(([label, path]) =>
+      el("a", { href: path, text: label, "aria-current": path === here ? "page" : null })),
+  );
+}
+
+function drawWho(login) {
+  const signOut = async () => {
+    await api("/api/auth/logout", { method: "POST" });
+    location.assign("/login");
+  };
+  document.getElementById("who").replaceChildren(
+    el("a", { href: "/account", class: "login-name", text: login, title: "Your account" }),
+    el("a", { href: "/account", class: "button small", text: "Account" }),
+    el("button", { class: "small", id: "sign-out", onclick: signOut, text: "Sign out" }),
+  );
+}
+
+async function start() {
+  const page = document.body.dataset.page;
+  const state = await api("/api/auth/state");
+  if (page !== "login") {
+    drawNav(page);
+    if (state.login) drawWho(state.login);
+  }
+  const module = await import(`./${page}.js`);
+  await module.draw(document.getElementById("main"), state);
+}
+
+start();

@@ -1,0 +1,216 @@
+// /cameras/<id>: live view, snapshot, rename, video settings, stream URLs, events, forget.
+import { api, el, icon, cameraName, relativeTime, localTime, statusPill, listenForCameras, toast, copyText } from "./lib.js";
+import { startLiveView } from "./live-view.js";
+
+const SIZES = ["320x180", "640x360", "1280x720"];
+const cameraId = Number(location.pathname.split("/")[2]);
+let camera, live = null, starting = false;
+const parts = {};
+
+function placeholder(name, text) {
+  return el("div", { class: "placeholder" }, icon(name), el("span", { text }));
+}
+
+async function showLive() {
+  const frame = parts.picture;
+  if (!camera.online) {
+    stopLive();
+    frame.replaceChildren(placeholder("offline", `Offline · last seen ${relativeTime(camera.last_seen)}`));
+    parts.mode.textContent = "";
+    return;
+  }
+  if (live || starting) return;
+  starting = true;
+  frame.replaceChildren(placeholder("wait", "Connecting…"));
+  try {
+    live = await startLiveView(camera, frame);
+    parts.mode.textContent = live.mode;
+  } catch (failure) {
+    frame.replaceChildren(placeholder("offline", "No live video: " + failure.message));
+  } finally {
+    starting = false;
+  }
+}
+
+function stopLive() {
+  if (live) live.stop();
+  live = null;
+}
+
+function titleBlock() {
+  const title = el("h1", { id: "camera-name", text: cameraName(camera) });
+  const rename = el("button", { class: "small", id: "rename", text: "Rename" });
+  const block = el("div", { class: "title-edit" }, title, statusPill(camera), rename);
+  rename.addEventListener("click", () => {
+    const input = el("input", { id: "new-name", value: camera.name || "", maxlength: 200, placeholder: camera.alias, "aria-label": "Camera name" });
+    const save = el("button", { class: "primary small", type: "submit", text: "Save" });
+    const cancel = el("button", { class: "small", type: "button", text: "Cancel", onclick: () => drawHead() });
+    const form = el("form", { class: "title-edit", id: "rename-form" }, input, save, cancel);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        camera = await api(`/api/cameras/${cameraId}/name`, { method: "PUT", body: { name: input.value } });
+        toast("Renamed");
+        drawHead();
+      } catch (failure) {
+        toast("Not renamed: " + failure.message);
+      }
+    });
+    block.replaceWith(form);
+    input.focus();
+  });
+  return block;
+}
+
+function drawHead() {
+  document.title = `${cameraName(camera)} · fakecloud`;
+  parts.head.replaceChildren(titleBlock(), el("a", { href: "/", class: "button small", text: "All cameras" }));
+}
+
+function snapshot() {
+  const link = el("a", { href: `${camera.paths.snapshot}?t=${Date.now()}`, download: `${cameraName(camera)}.jpg` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+function detailList(rows) {
+  return el("dl", { class: "details" }, rows.flatMap(([name, value]) => [el("dt", { text: name }), el("dd", { text: value ?? "—" })]));
+}
+
+async function drawConnection() {
+  const info = await api(`/api/cameras/${cameraId}/connection`);
+  const session = info.session
+    ? `${info.session.peer} → port ${info.session.port}${info.session.tls ? " (TLS)" : ""}`
+    : "not connected";
+  parts.details.replaceChildren(el("h2", { text: "Connection" }), detailList([
+    ["Status", camera.pending ? "pending approval" : camera.online ? "online" : "offline"],
+    ["IP address", info.last_ip],
+    ["Firmware", info.firmware],
+    ["MAC", camera.mac],
+    ["Last seen", info.last_seen ? `${localTime(info.last_seen)} (${relativeTime(info.last_seen)})` : "never"],
+    ["First seen", localTime(info.first_seen)],
+    ["Session", session],
+    ["Owner", camera.owner || "nobody yet"],
+  ]));
+  drawVideoForm(info.video || {});
+}
+
+function drawVideoForm(current) {
+  const size = el("select", { id: "video-size" }, SIZES.map((value) => el("option", { value, text: value, selected: value === (current.size || "1280x720") })));
+  const fps = el("input", { id: "video-fps", type: "number", min: 1, max: 25, value: current.fps || 15 });
+  const quality = el("select", { id: "video-quality" }, [1, 2, 3, 4, 5].map((value) => el("option", { value, text: String(value), selected: value === (current.quality || 3) })));
+  const send = el("button", { class: "primary", type: "submit", text: "Send to camera", disabled: !camera.online });
+  const form = el("form", { id: "video-form" },
+    el("div", { class: "row" },
+      el("div", { class: "field" }, el("label", { for: "video-size", text: "Resolution" }), size),
+      el("div", { class: "field" }, el("label", { for: "video-fps", text: "Frames per second" }), fps),
+      el("div", { class: "field" }, el("label", { for: "video-quality", text: "Quality" }), quality),
+      send));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    send.disabled = true;
+    try {
+      await api(`/api/cameras/${cameraId}/video`, { method: "PUT", body: { size: size.value, fps: Number(fps.value), quality: Number(quality.value) } });
+      toast("The camera took the new settings");
+    } catch (failure) {
+      toast("Not changed: " + failure.message);
+    } finally {
+      send.disabled = !camera.online;
+    }
+  });
+  parts.video.replaceChildren(el("h2", { text: "Video settings" }),
+    el("p", { class: "muted", text: camera.online ? "Sent to the camera as modify-device." : "The camera must be online to change them." }),
+    form);
+}
+
+// Absolute URLs at the announce address (what other programs on the LAN use), from the API.
+const URL_LABELS = [
+  ["webrtc", "WebRTC (WHEP)"], ["rtsp", "RTSP"], ["rtsp_by_name", "RTSP by name"],
+  ["llhls", "LL-HLS"], ["hls", "HLS"], ["mjpeg", "MJPEG"], ["snapshot", "Snapshot"], ["flv", "FLV"],
+];
+const SNIPPET_TITLES = {
+  go2rtc: "go2rtc (go2rtc.yaml)", frigate: "Frigate (config.yml)",
+  home_assistant: "Home Assistant", blue_iris: "Blue Iris", vlc: "VLC",
+};
+
+function streamUrls() {
+  const urls = camera.urls || {};
+  return URL_LABELS.filter(([key]) => urls[key]).map(([key, label]) => [label, urls[key]]);
+}
+
+function drawUrls() {
+  const rows = streamUrls().map(([label, url]) => {
+    const input = el("input", { readonly: true, value: url, "aria-label": `${label} URL` });
+    return el("div", { class: "url" }, el("span", { text: label }), input,
+      el("button", { class: "small", text: "Copy", onclick: () => copyText(url, input) }));
+  });
+  const snippets = Object.entries(camera.snippets || {})
+    .map(([key, text]) => [SNIPPET_TITLES[key] || key, text]);
+  parts.urls.replaceChildren(el("h2", { text: "Stream URLs" }),
+    el("div", { class: "urls" }, rows),
+    el("p", { class: "muted" }, "Programs outside the trusted networks sign in with your login and an access token (",
+      el("a", { href: "/account", text: "create one" }), ")."),
+    ...snippets.flatMap(([title, text]) => [el("strong", { text: title }), el("pre", { class: "snippet", text })]));
+}
+
+async function drawEvents() {
+  const events = await api(`/api/cameras/${cameraId}/events?limit=15`);
+  const list = events.length
+    ? el("ul", { class: "events" }, events.map((event) => el("li", {},
+        el("span", { text: event.kind }), el("span", { class: "muted", text: localTime(event.time) }))))
+    : el("p", { class: "muted", text: "No events yet." });
+  parts.events.replaceChildren(el("h2", { text: "Recent events" }), list);
+}
+
+function drawDanger() {
+  const forget = async () => {
+    if (!confirm(`Forget ${cameraName(camera)}? Its events are deleted; if it logs in again it returns as a new camera.`)) return;
+    try {
+      await api(`/api/cameras/${cameraId}`, { method: "DELETE" });
+      location.assign("/");
+    } catch (failure) {
+      toast("Not forgotten: " + failure.message);
+    }
+  };
+  parts.danger.replaceChildren(el("h2", { text: "Forget this camera" }),
+    el("p", { class: "muted", text: "Removes the camera and its history from fakecloud." }),
+    el("button", { class: "danger", id: "forget", onclick: forget, text: "Forget camera" }));
+}
+
+async function reload() {
+  try {
+    camera = await api(`/api/cameras/${cameraId}`);
+  } catch (failure) {
+    if (failure.status === 404) {
+      document.getElementById("main").replaceChildren(el("div", { class: "card empty" },
+        el("h2", { text: "No such camera" }), el("p", {}, el("a", { href: "/", text: "Back to all cameras" }))));
+      return false;
+    }
+    throw failure;
+  }
+  drawHead();
+  showLive();
+  await Promise.all([drawConnection(), drawEvents()]);
+  drawUrls();
+  return true;
+}
+
+export async function draw(main) {
+  for (const name of ["head", "details", "video", "urls", "events", "danger"]) parts[name] = el("section", { class: name === "head" ? "page-head" : "card", id: `camera-${name}` });
+  parts.picture = el("div", { class: "picture", id: "live" });
+  parts.mode = el("span", { class: "pill", id: "live-mode" });
+  const bar = el("div", { class: "viewer-bar" }, parts.mode, el("span", { class: "spacer" }),
+    el("button", { id: "snapshot", onclick: snapshot, text: "Snapshot" }));
+  main.replaceChildren(parts.head, el("div", { class: "camera-layout" },
+    el("div", { class: "stack" }, el("div", { class: "viewer" }, parts.picture, bar), parts.video, parts.urls),
+    el("div", { class: "stack" }, parts.details, parts.events, parts.danger)));
+  // Listening first: a change between the first load and the stream's start is not missed.
+  const source = listenForCameras((change) => { if (change.camera_id === cameraId) reload(); }, reload);
+  if (!(await reload())) {
+    source.close();
+    return;
+  }
+  drawDanger();
+  addEventListener("pagehide", stopLive);
+}
