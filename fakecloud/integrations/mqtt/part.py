@@ -55,6 +55,8 @@ MAX_SNAPSHOTS_AT_ONCE = 4
 # Inbound messages waiting to be read (retained configs at connect, button presses).
 MAX_INBOUND_QUEUE = 1000
 MAX_COMMAND_BYTES = 64
+OFFLINE_TIMEOUT = 2.0  # seconds a stopping server waits for its `offline` to be acknowledged
+CANCEL_ROUNDS = 5
 
 TakeSnapshot = Callable[[int], Awaitable[bytes]]
 
@@ -109,12 +111,8 @@ class MqttPart:
             self._events.close()
         for handle in self._motion_off.values():
             handle.cancel()
-        tasks = [*self._tasks, *self._snapshots.values()]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Patience for the goodbye: the connection says offline (up to OFFLINE_TIMEOUT) first.
+        await _cancel([*self._tasks, *self._snapshots.values()], patience=OFFLINE_TIMEOUT + 1)
         self._tasks.clear()
 
     def status(self) -> dict[str, Any]:
@@ -181,7 +179,9 @@ class MqttPart:
                 # A clean stop says offline itself: the will only fires on a lost connection.
                 with contextlib.suppress(aiomqtt.MqttError, asyncio.CancelledError):
                     availability = self.topics.availability
-                    await client.publish(availability, OFFLINE, qos=QOS, retain=True, timeout=2)
+                    await client.publish(
+                        availability, OFFLINE, qos=QOS, retain=True, timeout=OFFLINE_TIMEOUT
+                    )
 
     def _tls_context(self) -> ssl.SSLContext | None:
         if not self.address.tls:
@@ -316,11 +316,24 @@ async def _until_one_ends(*jobs: Coroutine[Any, Any, None]) -> None:
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in tasks:
+        await _cancel(tasks, patience=0.1)
+    for task in tasks:
+        if task.done() and not task.cancelled() and (error := task.exception()) is not None:
+            raise error
+
+
+async def _cancel(tasks: list[asyncio.Task[None]], *, patience: float) -> None:
+    """Cancel the tasks and wait for them to end. Python 3.11's asyncio.wait_for (which aiomqtt
+    awaits a publish's acknowledgement with) loses a cancellation that arrives just as the
+    acknowledgement does, and the task carries on; so cancel again after `patience`, a bounded
+    number of times."""
+    for _ in range(CANCEL_ROUNDS):
+        if not (running := [task for task in tasks if not task.done()]):
+            return
+        for task in running:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.wait(running, timeout=patience)
+    log.warning("MQTT: %d tasks did not end when cancelled", sum(not t.done() for t in tasks))
 
 
 def mqtt_part(runtime: Runtime) -> MqttPart | None:
