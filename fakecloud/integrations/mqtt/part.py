@@ -20,6 +20,7 @@ from typing import Any
 import aiomqtt
 
 from fakecloud.core.events import (
+    CameraChanged,
     CameraEvent,
     CameraOffline,
     CameraOnline,
@@ -97,7 +98,7 @@ class MqttPart:
 
     async def start(self) -> None:
         self._events = self._bus.subscribe(
-            "mqtt", CameraOnline, CameraOffline, Motion, RecordingFinished
+            "mqtt", CameraOnline, CameraOffline, CameraChanged, Motion, RecordingFinished
         )
         loop = asyncio.get_running_loop()
         self._tasks = [
@@ -246,16 +247,18 @@ class MqttPart:
             await self._withdraw(client, camera_id)
 
     async def _withdraw(self, client: aiomqtt.Client, camera_id: int) -> None:
+        for message in self._withdrawal(camera_id):
+            await self._publish(client, message)
+
+    def _withdrawal(self, camera_id: int) -> list[Message]:
         log.info("MQTT: camera %d is no longer owned; removing its device", camera_id)
         self._announced.discard(camera_id)
         self.counters["withdrawn"] += 1
-        for message in self.topics.withdraw(camera_id):
-            await self._publish(client, message)
+        return self.topics.withdraw(camera_id)
 
     # -- camera life --------------------------------------------------------------------------
 
     async def _heard(self, event: CameraEvent) -> None:
-        now = datetime.now(UTC)
         if isinstance(event, CameraOnline | CameraOffline):
             camera = await self._store.get_camera(event.camera_id)
             if camera is None or not camera.owner:
@@ -266,12 +269,27 @@ class MqttPart:
                 if camera.id not in self._announced
                 else self.topics.presence(camera, online=online)
             )
-            for message in (*messages, self.topics.last_seen(camera.id, now)):
+            for message in (*messages, self.topics.last_seen(camera.id, datetime.now(UTC))):
                 self.outbox.put(message)
+        elif isinstance(event, CameraChanged):
+            await self._changed(event.camera_id)
         elif isinstance(event, Motion):
             self._motion(event.camera_id)
         elif isinstance(event, RecordingFinished):
             self.outbox.put(self.topics.recording(event.camera_id, event.path, event.seconds))
+
+    async def _changed(self, camera_id: int) -> None:
+        """A camera approved is announced now (not at its next login); one released leaves."""
+        camera = await self._store.get_camera(camera_id)
+        if camera is not None and camera.owner:
+            online = camera_id in set(self._online_cameras())
+            messages = self._describe(camera, online=online)
+        elif camera_id in self._announced:
+            messages = self._withdrawal(camera_id)
+        else:
+            return
+        for message in messages:
+            self.outbox.put(message)
 
     def _motion(self, camera_id: int) -> None:
         self.outbox.put(self.topics.motion(camera_id, moving=True))

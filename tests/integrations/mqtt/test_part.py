@@ -11,12 +11,15 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
 from fakecloud.certs import ensure_authority
 from fakecloud.core.config import Settings
 from fakecloud.integrations.mqtt.part import MqttPart
+from fakecloud.sim.camera import SimulatedCamera
+from fakecloud.sim.demo import simulated_mac
 from fakecloud.store.store import Store
 from tests.integrations.mqtt.mosquitto import (
     WITHIN,
@@ -28,7 +31,7 @@ from tests.integrations.mqtt.mosquitto import (
     running_mosquitto,
     subscribe,
 )
-from tests.media.test_viewer_e2e import Cloud, online, running_cloud
+from tests.media.test_viewer_e2e import OWNER, Cloud, online, running_cloud
 
 pytestmark = needs_mosquitto
 
@@ -190,3 +193,29 @@ async def test_mqtts_with_the_brokers_own_ca(settings: Settings, tmp_path: Path)
                     await asyncio.sleep(0.02)
             assert "certificate" in part.last_error.lower()
             assert part.counters["connects"] == 0
+
+
+async def test_a_pending_camera_is_announced_once_approved(
+    settings: Settings, mosquitto: Mosquitto
+) -> None:
+    async with cloud_on(settings, mosquitto.url) as (cloud, part):
+        pending = SimulatedCamera(
+            "127.0.0.1", cloud.cloud_port, login=None, password=None, mac=simulated_mac(1)
+        )
+        async with online(pending), httpx.AsyncClient(timeout=WITHIN) as client:
+            stored = await cloud.runtime.services.store.find_camera(mac=pending.mac)  # type: ignore[union-attr]
+            assert stored is not None and stored.pending
+            assert part.status()["cameras"] == 0, "nobody owns it yet"
+            base = f"fakecloud/camera/{stored.id}"
+            async with Subscriber(
+                mosquitto, CONFIGS, f"{base}/connectivity", count=ENTITY_COUNT + 1
+            ) as announced:
+                approved = await client.post(
+                    cloud.url(f"/api/cameras/{stored.id}/approve"),
+                    json={"account": OWNER},
+                    headers={"AntiCSRF": "1"},
+                )
+                assert approved.status_code == 200, approved.text
+                messages = await announced.messages()
+        assert {m.topic: m.payload for m in messages}[f"{base}/connectivity"] == b"ON"
+        assert len(messages) == ENTITY_COUNT + 1
