@@ -27,7 +27,7 @@ from fakecloud.broker.routing import (
 )
 from fakecloud.broker.session import ConnectionInfoLike, Session
 from fakecloud.core.config import Settings
-from fakecloud.core.events import EventBus
+from fakecloud.core.events import CameraChanged, EventBus
 from fakecloud.core.recording import Recorder
 from fakecloud.net.cxnet import Action, Frame
 from fakecloud.net.properties import encode_properties
@@ -142,6 +142,7 @@ class Broker:
         """Re-read a camera whose owner changed (an approval): its live session, if any, now
         speaks for the new owner without logging in again."""
         await self._presence.camera_changed(camera_id)
+        self.bus.publish(CameraChanged(camera_id))
 
     async def send_command(
         self,

@@ -42,6 +42,13 @@ class CameraPending:
 
 
 @dataclass(frozen=True)
+class CameraChanged:
+    """Its owner changed (an approval, a release): integrations announce or withdraw it."""
+
+    camera_id: int
+
+
+@dataclass(frozen=True)
 class RefusedLogin:
     login: str | None
     role: str
@@ -97,6 +104,7 @@ CameraEvent = (
     CameraOnline
     | CameraOffline
     | CameraPending
+    | CameraChanged
     | RefusedLogin
     | CommandRouted
     | ViewerStarted

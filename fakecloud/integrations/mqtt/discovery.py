@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fakecloud import __version__
@@ -128,13 +128,12 @@ class Topics:
     def announce(self, camera: Camera) -> list[Message]:
         """The retained discovery configs of one camera's device and entities."""
         device = _device(camera)
-        origin = {"name": "fakecloud", "sw": __version__}
+        origin = {"name": "fakecloud", "sw_version": __version__}
         messages = []
         for entity in ENTITIES:
             config = {
                 "name": entity.name,
                 "unique_id": f"fakecloud_{_mac_id(camera.mac)}_{entity.key}",
-                "object_id": f"{_slug(device['name'])}_{entity.key}",
                 "availability_topic": self.availability,
                 "payload_available": ONLINE,
                 "payload_not_available": OFFLINE,
@@ -162,7 +161,9 @@ class Topics:
         return messages
 
     def last_seen(self, camera_id: int, when: datetime) -> Message:
-        return Message(self.state(camera_id, "last_seen"), when.isoformat().encode(), retain=True)
+        """ISO 8601 with its zone, as a timestamp sensor needs (a naive time is UTC)."""
+        aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+        return Message(self.state(camera_id, "last_seen"), aware.isoformat().encode(), retain=True)
 
     def motion(self, camera_id: int, *, moving: bool) -> Message:
         return Message(self.state(camera_id, "motion"), _on_off(moving), retain=True)
@@ -218,10 +219,6 @@ def _device(camera: Camera) -> dict[str, Any]:
 
 def _mac_id(mac: str) -> str:
     return "".join(ch for ch in mac.lower() if ch in "0123456789abcdef")
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "netcam"
 
 
 def _on_off(value: bool) -> bytes:

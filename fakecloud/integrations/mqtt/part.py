@@ -20,6 +20,7 @@ from typing import Any
 import aiomqtt
 
 from fakecloud.core.events import (
+    CameraChanged,
     CameraEvent,
     CameraOffline,
     CameraOnline,
@@ -55,6 +56,8 @@ MAX_SNAPSHOTS_AT_ONCE = 4
 # Inbound messages waiting to be read (retained configs at connect, button presses).
 MAX_INBOUND_QUEUE = 1000
 MAX_COMMAND_BYTES = 64
+OFFLINE_TIMEOUT = 2.0  # seconds a stopping server waits for its `offline` to be acknowledged
+CANCEL_ROUNDS = 5
 
 TakeSnapshot = Callable[[int], Awaitable[bytes]]
 
@@ -95,7 +98,7 @@ class MqttPart:
 
     async def start(self) -> None:
         self._events = self._bus.subscribe(
-            "mqtt", CameraOnline, CameraOffline, Motion, RecordingFinished
+            "mqtt", CameraOnline, CameraOffline, CameraChanged, Motion, RecordingFinished
         )
         loop = asyncio.get_running_loop()
         self._tasks = [
@@ -109,12 +112,8 @@ class MqttPart:
             self._events.close()
         for handle in self._motion_off.values():
             handle.cancel()
-        tasks = [*self._tasks, *self._snapshots.values()]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Patience for the goodbye: the connection says offline (up to OFFLINE_TIMEOUT) first.
+        await _cancel([*self._tasks, *self._snapshots.values()], patience=OFFLINE_TIMEOUT + 1)
         self._tasks.clear()
 
     def status(self) -> dict[str, Any]:
@@ -181,7 +180,9 @@ class MqttPart:
                 # A clean stop says offline itself: the will only fires on a lost connection.
                 with contextlib.suppress(aiomqtt.MqttError, asyncio.CancelledError):
                     availability = self.topics.availability
-                    await client.publish(availability, OFFLINE, qos=QOS, retain=True, timeout=2)
+                    await client.publish(
+                        availability, OFFLINE, qos=QOS, retain=True, timeout=OFFLINE_TIMEOUT
+                    )
 
     def _tls_context(self) -> ssl.SSLContext | None:
         if not self.address.tls:
@@ -246,16 +247,18 @@ class MqttPart:
             await self._withdraw(client, camera_id)
 
     async def _withdraw(self, client: aiomqtt.Client, camera_id: int) -> None:
+        for message in self._withdrawal(camera_id):
+            await self._publish(client, message)
+
+    def _withdrawal(self, camera_id: int) -> list[Message]:
         log.info("MQTT: camera %d is no longer owned; removing its device", camera_id)
         self._announced.discard(camera_id)
         self.counters["withdrawn"] += 1
-        for message in self.topics.withdraw(camera_id):
-            await self._publish(client, message)
+        return self.topics.withdraw(camera_id)
 
     # -- camera life --------------------------------------------------------------------------
 
     async def _heard(self, event: CameraEvent) -> None:
-        now = datetime.now(UTC)
         if isinstance(event, CameraOnline | CameraOffline):
             camera = await self._store.get_camera(event.camera_id)
             if camera is None or not camera.owner:
@@ -266,12 +269,27 @@ class MqttPart:
                 if camera.id not in self._announced
                 else self.topics.presence(camera, online=online)
             )
-            for message in (*messages, self.topics.last_seen(camera.id, now)):
+            for message in (*messages, self.topics.last_seen(camera.id, datetime.now(UTC))):
                 self.outbox.put(message)
+        elif isinstance(event, CameraChanged):
+            await self._changed(event.camera_id)
         elif isinstance(event, Motion):
             self._motion(event.camera_id)
         elif isinstance(event, RecordingFinished):
             self.outbox.put(self.topics.recording(event.camera_id, event.path, event.seconds))
+
+    async def _changed(self, camera_id: int) -> None:
+        """A camera approved is announced now (not at its next login); one released leaves."""
+        camera = await self._store.get_camera(camera_id)
+        if camera is not None and camera.owner:
+            online = camera_id in set(self._online_cameras())
+            messages = self._describe(camera, online=online)
+        elif camera_id in self._announced:
+            messages = self._withdrawal(camera_id)
+        else:
+            return
+        for message in messages:
+            self.outbox.put(message)
 
     def _motion(self, camera_id: int) -> None:
         self.outbox.put(self.topics.motion(camera_id, moving=True))
@@ -316,11 +334,24 @@ async def _until_one_ends(*jobs: Coroutine[Any, Any, None]) -> None:
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in tasks:
+        await _cancel(tasks, patience=0.1)
+    for task in tasks:
+        if task.done() and not task.cancelled() and (error := task.exception()) is not None:
+            raise error
+
+
+async def _cancel(tasks: list[asyncio.Task[None]], *, patience: float) -> None:
+    """Cancel the tasks and wait for them to end. Python 3.11's asyncio.wait_for (which aiomqtt
+    awaits a publish's acknowledgement with) loses a cancellation that arrives just as the
+    acknowledgement does, and the task carries on; so cancel again after `patience`, a bounded
+    number of times."""
+    for _ in range(CANCEL_ROUNDS):
+        if not (running := [task for task in tasks if not task.done()]):
+            return
+        for task in running:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.wait(running, timeout=patience)
+    log.warning("MQTT: %d tasks did not end when cancelled", sum(not t.done() for t in tasks))
 
 
 def mqtt_part(runtime: Runtime) -> MqttPart | None:

@@ -28,9 +28,16 @@ needs_mosquitto = pytest.mark.skipif(
 class Mosquitto:
     """One broker process on 127.0.0.1:`port`; stop and start it again on the same port."""
 
-    def __init__(self, directory: Path, *, credentials: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        credentials: tuple[str, str] | None = None,
+        tls: TlsFiles | None = None,
+    ) -> None:
         self.port = free_port()
         self.credentials = credentials
+        self.tls = tls
         password_file = None
         if credentials is not None:
             password_file = make_password_file(directory / "passwords", *credentials)
@@ -38,6 +45,8 @@ class Mosquitto:
         lines = [f"listener {self.port} 127.0.0.1", "log_dest stderr", "persistence false"]
         if os.geteuid() == 0:  # it would switch to user mosquitto, who cannot read tmp_path
             lines.append("user root")
+        if tls is not None:
+            lines += [f"certfile {tls.certificate}", f"keyfile {tls.key}"]
         if password_file is None:
             lines.append("allow_anonymous true")
         else:
@@ -47,7 +56,7 @@ class Mosquitto:
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
     @property
     def client_args(self) -> list[str]:
@@ -55,6 +64,8 @@ class Mosquitto:
         args = ["-h", "127.0.0.1", "-p", str(self.port), "-q", "1"]
         if self.credentials is not None:
             args += ["-u", self.credentials[0], "-P", self.credentials[1]]
+        if self.tls is not None:
+            args += ["--cafile", str(self.tls.ca)]
         return args
 
     async def start(self) -> None:
@@ -78,11 +89,22 @@ class Mosquitto:
         self.process = None
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """The broker's certificate and key, and the CA that signed them (for its clients)."""
+
+    certificate: Path
+    key: Path
+    ca: Path
+
+
 @contextlib.asynccontextmanager
 async def running_mosquitto(
-    directory: Path, credentials: tuple[str, str] | None = None
+    directory: Path,
+    credentials: tuple[str, str] | None = None,
+    tls: TlsFiles | None = None,
 ) -> AsyncIterator[Mosquitto]:
-    broker = Mosquitto(directory, credentials=credentials)
+    broker = Mosquitto(directory, credentials=credentials, tls=tls)
     await broker.start()
     try:
         yield broker

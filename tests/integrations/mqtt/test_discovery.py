@@ -121,3 +121,8 @@ def test_any_topic_is_one_of_our_configs_or_not(levels: list[str]) -> None:
     camera_id = TOPICS.config_camera(topic)
     if camera_id is not None:
         assert topic in {TOPICS.config(camera_id, entity) for entity in ENTITIES}
+
+
+def test_a_naive_last_seen_is_taken_as_utc() -> None:
+    message = TOPICS.last_seen(7, datetime(2026, 1, 2, 3, 4, 5))  # naive on purpose
+    assert message.payload == b"2026-01-02T03:04:05+00:00"

@@ -7,25 +7,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
+from fakecloud.certs import ensure_authority
 from fakecloud.core.config import Settings
 from fakecloud.integrations.mqtt.part import MqttPart
+from fakecloud.sim.camera import SimulatedCamera
+from fakecloud.sim.demo import simulated_mac
 from fakecloud.store.store import Store
 from tests.integrations.mqtt.mosquitto import (
     WITHIN,
     Mosquitto,
     Subscriber,
+    TlsFiles,
     needs_mosquitto,
     publish,
     running_mosquitto,
     subscribe,
 )
-from tests.media.test_viewer_e2e import Cloud, online, running_cloud
+from tests.media.test_viewer_e2e import OWNER, Cloud, online, running_cloud
 
 pytestmark = needs_mosquitto
 
@@ -146,6 +152,7 @@ async def test_a_forgotten_camera_leaves_home_assistant(
 async def test_credentials_reach_the_broker_and_never_the_log(
     settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # paho's and aiomqtt's debug lines included
     user, password = "fakecloud", "s3cret-pass"
     async with running_mosquitto(tmp_path, (user, password)) as broker:
         wrong = f"mqtt://{user}:not-{password}@127.0.0.1:{broker.port}"
@@ -160,3 +167,55 @@ async def test_credentials_reach_the_broker_and_never_the_log(
             configs = await subscribe(broker, CONFIGS, count=ENTITY_COUNT)
         assert len(configs) == ENTITY_COUNT
     assert password not in caplog.text and "not-" + password not in caplog.text
+
+
+async def test_mqtts_with_the_brokers_own_ca(settings: Settings, tmp_path: Path) -> None:
+    """A TLS broker whose certificate fakecloud checks against a CA file (here fakecloud's own
+    CA signed it: its device certificate names 127.0.0.1, the announce address)."""
+    authority = ensure_authority(settings)
+    leaf = authority.leaf_paths("device")
+    tls = TlsFiles(leaf.certificate, leaf.key, authority.ca_pem_path)
+    async with running_mosquitto(tmp_path, tls=tls) as broker:
+        assert broker.url.startswith("mqtts://")
+        async with (
+            running_cloud(
+                settings, mqtt_url=SecretStr(broker.url), mqtt_ca_file=authority.ca_pem_path
+            ) as cloud,
+            online(cloud.camera(0)),
+        ):
+            configs = await subscribe(broker, CONFIGS, count=ENTITY_COUNT)
+        assert len(configs) == ENTITY_COUNT
+        # Without that CA file the system's CAs do not vouch for the broker: no connection.
+        untrusting = settings.model_copy(update={"data_dir": tmp_path / "second"})
+        async with cloud_on(untrusting, broker.url) as (_, part):
+            async with asyncio.timeout(WITHIN):
+                while part.last_error is None:  # noqa: ASYNC110 - polling the part's status
+                    await asyncio.sleep(0.02)
+            assert "certificate" in part.last_error.lower()
+            assert part.counters["connects"] == 0
+
+
+async def test_a_pending_camera_is_announced_once_approved(
+    settings: Settings, mosquitto: Mosquitto
+) -> None:
+    async with cloud_on(settings, mosquitto.url) as (cloud, part):
+        pending = SimulatedCamera(
+            "127.0.0.1", cloud.cloud_port, login=None, password=None, mac=simulated_mac(1)
+        )
+        async with online(pending), httpx.AsyncClient(timeout=WITHIN) as client:
+            stored = await cloud.runtime.services.store.find_camera(mac=pending.mac)  # type: ignore[union-attr]
+            assert stored is not None and stored.pending
+            assert part.status()["cameras"] == 0, "nobody owns it yet"
+            base = f"fakecloud/camera/{stored.id}"
+            async with Subscriber(
+                mosquitto, CONFIGS, f"{base}/connectivity", count=ENTITY_COUNT + 1
+            ) as announced:
+                approved = await client.post(
+                    cloud.url(f"/api/cameras/{stored.id}/approve"),
+                    json={"account": OWNER},
+                    headers={"AntiCSRF": "1"},
+                )
+                assert approved.status_code == 200, approved.text
+                messages = await announced.messages()
+        assert {m.topic: m.payload for m in messages}[f"{base}/connectivity"] == b"ON"
+        assert len(messages) == ENTITY_COUNT + 1
