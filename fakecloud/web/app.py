@@ -10,6 +10,7 @@ from fakecloud.web import (
     routes_api,
     routes_ca,
     routes_cxs,
+    routes_doctor,
     routes_health,
     routes_llhls,
     routes_media,
@@ -31,6 +32,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes)
     routes = (
         routes_health,
+        routes_doctor,
         routes_api,
         routes_ca,
         routes_cxs,
