@@ -21,6 +21,7 @@ STRICTLY_TYPED = [
     "fakecloud/broker",
     "fakecloud/cli",
     "fakecloud/onvif",
+    "fakecloud/doctor",
     "fakecloud/runtime.py",
     "fakecloud/server.py",
     "fakecloud/media/rtsp",

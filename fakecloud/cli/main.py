@@ -37,10 +37,8 @@ COMMAND_MODULES = (
     "healthcheck",
     "doctor",
 )
-# Commands that never open the data folder, so they run whatever state it is in.
-DATA_FREE_COMMANDS = frozenset(
-    {"dns", "dns-config", "hostnames", "sim", "healthcheck", "doctor"}
-)
+# Commands that never create or write the data folder, so they run whatever state it is in.
+DATA_FREE_COMMANDS = frozenset({"dns", "dns-config", "hostnames", "sim", "healthcheck", "doctor"})
 # Security consideration: the database, its WAL, captures and keys are the owner's alone; every
 # file and folder fakecloud creates is private whatever umask it was started with.
 PRIVATE_UMASK = 0o077

@@ -36,7 +36,8 @@ def check_lookups(status: Mapping[str, Any]) -> Check:
         return Check("vendor lookups", "skip", "the DNS shim is not part of this server")
     counters = dns.get("counters")
     redirected = _number(counters, "redirected") if isinstance(counters, Mapping) else 0
-    discovered = dns.get("discovered") if isinstance(dns.get("discovered"), list) else []
+    listed = dns.get("discovered")
+    discovered = listed if isinstance(listed, list) else []
     if redirected == 0:
         return Check(
             "vendor lookups",

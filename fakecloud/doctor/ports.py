@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fakecloud.core.config import Settings
-from fakecloud.doctor.report import Check, ok
+from fakecloud.doctor.report import Check, Status, ok
 from fakecloud.doctor.sockets import Listener, Owner
 
 _CAP_NET_BIND_SERVICE = 10
@@ -114,7 +114,7 @@ def check_port(
     if (need.protocol, need.port) in served:
         return ok(name, f"fakecloud listens on {need.label} ({need.purpose})")
     holding = [listener for listener in holders if listener.port == need.port]
-    severity = "fail" if need.critical else "warn"
+    severity: Status = "fail" if need.critical else "warn"
     if holding:
         known = [owners[h.inode] for h in holding if h.inode in owners]
         who = (

@@ -42,7 +42,7 @@ class Report:
         return 1 if self.failed else 0
 
     def counts(self) -> dict[str, int]:
-        found = {status: 0 for status in _MARKS}
+        found: dict[str, int] = dict.fromkeys(_MARKS, 0)
         for check in self.checks:
             found[check.status] += 1
         return found

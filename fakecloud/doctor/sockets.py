@@ -89,16 +89,27 @@ def socket_owners(inodes: set[int], proc: Path = Path("/proc")) -> dict[int, Own
     for pid in pids:
         if len(owners) == len(inodes) or time.monotonic() > deadline:
             break
-        fd_dir = proc / pid / "fd"
+        for inode in _socket_inodes(proc / pid / "fd") & inodes:
+            owners[inode] = Owner(int(pid), _command(proc / pid))
+    return owners
+
+
+def _socket_inodes(fd_dir: Path) -> set[int]:
+    """The socket inodes among a process's descriptors (each read on its own: one may close
+    while it is read, such as the one listing the folder)."""
+    try:
+        descriptors = os.listdir(fd_dir)
+    except OSError:
+        return set()
+    found = set()
+    for descriptor in descriptors:
         try:
-            links = [os.readlink(fd_dir / fd) for fd in os.listdir(fd_dir)]
+            match = _SOCKET_LINK.fullmatch(os.readlink(fd_dir / descriptor))
         except OSError:
             continue
-        for link in links:
-            match = _SOCKET_LINK.fullmatch(link)
-            if match and int(match.group(1)) in inodes:
-                owners[int(match.group(1))] = Owner(int(pid), _command(proc / pid))
-    return owners
+        if match:
+            found.add(int(match.group(1)))
+    return found
 
 
 def _command(process: Path) -> str:
