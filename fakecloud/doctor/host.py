@@ -5,22 +5,17 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import os
-import select
 import socket
-import struct
-import time
 from datetime import UTC, datetime
 
 from fakecloud.core.config import WILDCARD_ADDRESSES, Settings
 from fakecloud.core.netinfo import detect_lan_address, same_address
+from fakecloud.core.ping import ping
 from fakecloud.doctor.report import Check, ok
 
 PING_TIMEOUT_SECONDS = 1.0
 # No correct clock reads earlier than this: fakecloud did not exist before it.
 EARLIEST_SANE_TIME = datetime(2025, 1, 1, tzinfo=UTC)
-_ICMP_ECHO_REQUEST = 8
-_ICMP_ECHO_REPLY = 0
 _ANNOUNCE_FIX = "set FAKECLOUD_ANNOUNCE_ADDRESS to this host's LAN address"
 
 
@@ -87,36 +82,6 @@ def check_announce(settings: Settings, local: bool | None = None) -> Check:
     return ok(name, f"{announce} ({origin}) is an address of this host", address=announce)
 
 
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    total = (total >> 16) + (total & 0xFFFF)
-    total += total >> 16
-    return ~total & 0xFFFF
-
-
-def echo_request(identifier: int, sequence: int, payload: bytes) -> bytes:
-    header = struct.pack("!BBHHH", _ICMP_ECHO_REQUEST, 0, 0, identifier, sequence)
-    checksum = _checksum(header + payload)
-    return struct.pack("!BBHHH", _ICMP_ECHO_REQUEST, 0, checksum, identifier, sequence) + payload
-
-
-def is_echo_reply(packet: bytes, payload: bytes) -> bool:
-    """An ICMP echo reply carrying our payload (a raw socket's reply starts with the IP header)."""
-    if packet and packet[0] >> 4 == 4:
-        packet = packet[(packet[0] & 0x0F) * 4 :]
-    return len(packet) >= 8 and packet[0] == _ICMP_ECHO_REPLY and packet[8:] == payload
-
-
-def _icmp_socket() -> socket.socket:
-    """Unprivileged ICMP (allowed by net.ipv4.ping_group_range), else raw (root)."""
-    try:
-        return socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
-    except PermissionError:
-        return socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-
-
 def check_ping(announce: str, announce_is_local: bool) -> Check:
     """Cameras refuse to finish setup (`fail to ping`) unless server.seedonk.com answers ping."""
     name = "ping"
@@ -126,7 +91,7 @@ def check_ping(announce: str, announce_is_local: bool) -> Check:
     if ":" in announce:
         return Check(name, "skip", "not sent: the IPv6 ping check is not written yet", why)
     try:
-        probe = _icmp_socket()
+        answered = ping(announce, PING_TIMEOUT_SECONDS)
     except PermissionError:
         return Check(
             name,
@@ -135,15 +100,8 @@ def check_ping(announce: str, announce_is_local: bool) -> Check:
             why,
             "run the doctor as root to check, or ping this host from another machine",
         )
-    payload = os.urandom(16)
-    with probe:
-        probe.sendto(echo_request(os.getpid() & 0xFFFF, 1, payload), (announce, 0))
-        deadline = time.monotonic() + PING_TIMEOUT_SECONDS
-        while (left := deadline - time.monotonic()) > 0:
-            if not select.select([probe], [], [], left)[0]:
-                break
-            if is_echo_reply(probe.recv(2048), payload):
-                return ok(name, f"{announce} answers ping (from this host)")
+    if answered:
+        return ok(name, f"{announce} answers ping (from this host)")
     return Check(
         name,
         "fail",
