@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "demo",
     "healthcheck",
     "doctor",
+    "setup_camera",
 )
 # Commands that never create or write the data folder, so they run whatever state it is in.
 DATA_FREE_COMMANDS = frozenset({"dns", "dns-config", "hostnames", "sim", "healthcheck", "doctor"})
