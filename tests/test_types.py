@@ -22,6 +22,8 @@ STRICTLY_TYPED = [
     "fakecloud/cli",
     "fakecloud/onvif",
     "fakecloud/doctor",
+    "fakecloud/onboard",
+    "fakecloud/sim/setup_mode.py",
     "fakecloud/runtime.py",
     "fakecloud/server.py",
     "fakecloud/media/rtsp",

@@ -76,10 +76,12 @@ def parse_sites(text: str) -> list[Site]:
     sites = []
     for line in text.splitlines():
         marks = list(_SITE_LABEL.finditer(line))
+        if not marks:
+            continue
         values: dict[str, str] = {}
-        for here, after in zip(marks, [*marks[1:], None], strict=True):
-            end = after.start() if after else len(line)
-            values.setdefault(here.group(1).upper(), line[here.end() : end].strip())
+        ends = [mark.start() for mark in marks[1:]] + [len(line)]
+        for mark, end in zip(marks, ends, strict=True):
+            values.setdefault(mark.group(1).upper(), line[mark.end() : end].strip())
         if values.get("SSID"):
             sites.append(
                 Site(*(values.get(label, "") for label in SITE_LABELS))  # in SITE_LABELS order

@@ -26,6 +26,7 @@ import dns.rdatatype
 from fastapi import FastAPI, Request, Response
 
 from fakecloud.core.ping import ping
+from fakecloud.frontdoor.budgets import ConnectionBudget
 from fakecloud.net.setup_answers import NO_SUCH_ACCOUNT, UNSETUP_WORD, Site, format_sites
 from fakecloud.web.asgi import AsgiProtocolFactory
 from fakecloud.web.http_part import HttpPart
@@ -37,6 +38,7 @@ SETUP_ADDRESS = "10.68.68.22"  # where a real camera sits in setup mode [C]
 SERVER_NAME = "server.seedonk.com"
 MAX_FORM_BYTES = 16 << 10
 MAX_FORM_FIELDS = 32
+MAX_CONNECTIONS = 16  # one app or tool talks to a camera in setup mode
 CHECK_TIMEOUT_SECONDS = 2.0
 # (login, password) -> None for success or an error number (docs/protocol.md section 5).
 AccountCheck = Callable[[str, str], Awaitable[int | None]]
@@ -211,5 +213,10 @@ def setup_mode_server(camera: SetupModeCamera, host: str = "127.0.0.1", port: in
     head, body and connection limits as fakecloud's own HTTP port."""
     app = BodyLimit(setup_mode_app(camera), MAX_FORM_BYTES)
     return HttpPart(
-        AsgiProtocolFactory(app), host, port, max_connections=16, serves="setup-mode camera"
+        AsgiProtocolFactory(app),
+        host,
+        port,
+        max_connections=MAX_CONNECTIONS,
+        budget=ConnectionBudget(MAX_CONNECTIONS, MAX_CONNECTIONS, pre_login_share=1.0),
+        serves="setup-mode camera",
     )
