@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 
 from fakecloud.cli.healthcheck import health_url
 from fakecloud.core.config import Settings
@@ -38,7 +37,6 @@ def _doctor(args: argparse.Namespace, settings: Settings) -> int:
         resolver = Resolver.parse(args.resolver) if args.resolver else None
     except ValueError as error:
         raise UserError(f"--resolver {args.resolver}: {error}") from None
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
     server = args.server or health_url(settings).removesuffix("/healthz")
 
     async def diagnose() -> int:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import ipaddress
+import json
 import sys
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "address). Whether the camera keeps it is unknown, so DNS must still lead here.",
     )
     parser.add_argument("--time-zone", default=_local_zone(), help="Olson name, e.g. Europe/Paris")
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON object a line per step and for the end"
+    )
     parser.add_argument("--poll-interval", type=float, default=2.0, help=argparse.SUPPRESS)
     parser.add_argument("--poll-timeout", type=float, default=120.0, help=argparse.SUPPRESS)
     parser.set_defaults(handler=_setup_camera)
@@ -96,7 +100,9 @@ def _setup_camera(args: argparse.Namespace, settings: Settings) -> int:
     wifi = _secret(args.wifi_password_stdin, "Wi-Fi password")
     password = _secret(args.account_password_stdin, "Account password")
     camera_password = _secret(True, "Camera password") if args.camera_password_stdin else "admin"
-    print(f"fakecloud: {prepare_account(settings, args.account, password)}")
+    prepared = prepare_account(settings, args.account, password)
+    if not args.json:
+        print(f"fakecloud: {prepared}")
     plan = SetupPlan(
         ssid=args.ssid,
         wifi_password=wifi,
@@ -116,8 +122,12 @@ def _setup_camera(args: argparse.Namespace, settings: Settings) -> int:
         min_free_bytes=settings.capture_min_free_bytes,
     )
 
+    def say(text: str, **fields: object) -> None:
+        print(json.dumps(fields) if args.json else text, flush=True)
+
     def progress(step: str, message: str) -> None:
-        print(f"[{STEPS.index(step) + 1}/{len(STEPS)}] {step}: {message}", flush=True)
+        number = STEPS.index(step) + 1
+        say(f"[{number}/{len(STEPS)}] {step}: {message}", step=step, number=number, message=message)
 
     async def run() -> None:
         url = f"http://{host}:{args.camera_port}"
@@ -127,14 +137,14 @@ def _setup_camera(args: argparse.Namespace, settings: Settings) -> int:
     try:
         asyncio.run(run())
     except SetupFailed as failure:
-        print(f"setup stopped at '{failure.step}': {failure.what}\nfix: {failure.fix}")
+        text = f"setup stopped at '{failure.step}': {failure.what}\nfix: {failure.fix}"
+        say(text, result="failed", step=failure.step, what=failure.what, fix=failure.fix)
         return 1
     except CameraUnreachable as error:
-        print(f"setup stopped: {error}")
+        say(f"setup stopped: {error}", result="failed", step=None, what=str(error), fix="")
         return 1
     finally:
         recorder.close()
-    print(
-        "done: the camera restarts on your Wi-Fi and should be online in fakecloud within a minute"
-    )
+    done = "the camera restarts on your Wi-Fi and should be online in fakecloud within a minute"
+    say(f"done: {done}", result="done", what=done)
     return 0

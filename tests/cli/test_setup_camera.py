@@ -29,7 +29,7 @@ async def serve(tmp_path: Path) -> AsyncIterator[RunningServer]:
 
 
 async def setup_camera(
-    server: RunningServer, camera_port: int, *secrets: str, ssid: str = HOME.ssid
+    server: RunningServer, camera_port: int, *secrets: str, options: tuple[str, ...] = ()
 ) -> tuple[int, str]:
     child = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -38,12 +38,13 @@ async def setup_camera(
         "setup-camera",
         "--camera-ip=127.0.0.1",
         f"--camera-port={camera_port}",
-        f"--ssid={ssid}",
+        f"--ssid={HOME.ssid}",
         "--wifi-password-stdin",
         "--account=alice",
         "--account-password-stdin",
         "--name=Porch",
         "--poll-interval=0.05",
+        *options,
         env=cli_env(server.data_dir),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
@@ -99,8 +100,13 @@ async def test_failures_are_explained_and_exit_1(serve: RunningServer) -> None:
         code, output = await setup_camera(serve, api.port, WIFI_PASSWORD, ACCOUNT_PASSWORD)
         assert code == 1
         assert "fail to dns" in output and "fix: " in output and "dns-config" in output
-        code, output = await setup_camera(serve, api.port, "wrong", ACCOUNT_PASSWORD)
-        assert code == 1 and "fail to get ip" in output and "Wi-Fi password" in output
+        code, output = await setup_camera(
+            serve, api.port, "wrong", ACCOUNT_PASSWORD, options=("--json",)
+        )
+        *steps, end = (json.loads(line) for line in output.splitlines())
+        assert code == 1 and [step["step"] for step in steps[:2]] == ["preview", "settings"]
+        assert end["result"] == "failed" and end["step"] == "verify"
+        assert "fail to get ip" in end["what"] and "Wi-Fi password" in end["fix"]
         code, output = await setup_camera(serve, api.port, WIFI_PASSWORD, "not-alices")
         assert code == 2 and "password is not alice's" in output  # checked before the camera
         code, output = await setup_camera(serve, api.port, WIFI_PASSWORD)
