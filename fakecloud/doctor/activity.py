@@ -11,6 +11,7 @@ from typing import Any
 
 from fakecloud.capture.records import CURRENT_FILE, CaptureFormatError, decode_record
 from fakecloud.doctor.report import Check, ok
+from fakecloud.store.models import SessionEntry
 
 # Only the newest part of the capture log is read: recent is what matters, and it bounds the work.
 RECENT_CAPTURE_BYTES = 1 << 20
@@ -77,6 +78,39 @@ def check_logins(status: Mapping[str, Any]) -> Check:
         f"no camera is online ({good} logins since start)",
         "either no camera has reached fakecloud yet, or it reaches something else",
         f"power the camera on; if it never logs in, {_DNS_FIX}",
+    )
+
+
+def check_session_log(entries: Iterable[SessionEntry] | None) -> Check:
+    """Pure: the newest camera login in the store's session log (it outlives restarts)."""
+    name = "session log"
+    if entries is None:
+        return Check(name, "skip", "no database in the data folder yet")
+    cameras = [entry for entry in entries if entry.role == "camera"]
+    accepted = [entry for entry in cameras if entry.event.startswith("login")]
+    if accepted:
+        last = max(accepted, key=lambda entry: entry.time)
+        return ok(
+            name,
+            f"the last camera login was at {last.time.isoformat(timespec='seconds')} "
+            f"from {last.peer}",
+            peer=last.peer,
+        )
+    if cameras:
+        last = max(cameras, key=lambda entry: entry.time)
+        return Check(
+            name,
+            "warn",
+            f"camera logins were refused (latest from {last.peer}: {last.event}) and none accepted",
+            "a camera whose login is refused stays offline",
+            "see `fakecloud camera list` and `fakecloud pair`",
+        )
+    return Check(
+        name,
+        "warn",
+        "no camera has logged in yet",
+        "either no camera has reached fakecloud, or it reaches something else",
+        _DNS_FIX,
     )
 
 

@@ -14,6 +14,8 @@ import httpx
 from fakecloud.core.config import Settings
 from fakecloud.doctor import activity, host, names, ports, sockets
 from fakecloud.doctor.report import Check, Report
+from fakecloud.store import Store
+from fakecloud.store.models import SessionEntry
 
 STATUS_TIMEOUT_SECONDS = 3.0
 # Security consideration: the doctor reads a server it is pointed at; a huge answer is cut off.
@@ -61,6 +63,17 @@ def check_server(status: Mapping[str, Any] | None, server_url: str) -> Check:
             "run the doctor on the server's host, or add this host to FAKECLOUD_TRUSTED_NETWORKS",
         )
     return Check("server", "ok", f"fakecloud {status.get('version', '?')} answers at {server_url}")
+
+
+SESSION_LOG_ROWS = 200
+
+
+def read_session_log(settings: Settings) -> list[SessionEntry] | None:
+    """The newest session-log lines, or None when there is no database yet (never created)."""
+    if not settings.database_path.is_file():
+        return None
+    with Store(settings.database_path) as store:
+        return store.list_sessions(limit=SESSION_LOG_ROWS)
 
 
 def _port_checks(settings: Settings, status: Mapping[str, Any] | None) -> list[Check]:
@@ -113,6 +126,8 @@ async def run_doctor(
     checks += names.check_certificates(settings, authority, now)
     if status is not None and isinstance(status.get("parts"), Mapping):
         checks += [activity.check_lookups(status), activity.check_logins(status)]
+    sessions = await asyncio.to_thread(read_session_log, settings)
+    checks.append(activity.check_session_log(sessions))
     records = await asyncio.to_thread(activity.recent_records, settings.captures_dir)
     checks.append(activity.check_captures(records, now))
     return Report(tuple(checks))

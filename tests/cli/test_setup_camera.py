@@ -89,6 +89,12 @@ async def test_a_camera_is_set_up_and_then_joins_the_account(serve: RunningServe
     listed = await asyncio.to_thread(run_cli, "camera", "list", "--json", data_dir=serve.data_dir)
     [stored] = json.loads(listed.stdout)
     assert stored["owner"] == "alice"
+    # The doctor finds that login in the session log.
+    checked = await asyncio.to_thread(
+        run_cli, "doctor", "--json", data_dir=serve.data_dir, FAKECLOUD_DNS_ENABLED="false"
+    )
+    [session_log] = [c for c in json.loads(checked.stdout)["checks"] if c["name"] == "session log"]
+    assert session_log["status"] == "ok" and "127.0.0.1" in session_log["what"]
 
 
 async def test_failures_are_explained_and_exit_1(serve: RunningServer) -> None:

@@ -10,9 +10,11 @@ from fakecloud.doctor.activity import (
     check_captures,
     check_logins,
     check_lookups,
+    check_session_log,
     recent_records,
     unknown_protocol_kind,
 )
+from fakecloud.store.models import SessionEntry
 
 
 def status(dns: object = None, broker: object = None) -> dict[str, object]:
@@ -68,3 +70,18 @@ def test_record_kinds() -> None:
     assert unknown_protocol_kind({"kind": "media-error"}) == "media it could not decode"
     assert unknown_protocol_kind({"kind": ["x"]}) is None
     assert unknown_protocol_kind({"kind": "http"}) is None
+
+
+def entry(role: str, event: str, minutes_ago: int) -> SessionEntry:
+    when = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    return SessionEntry(1, when, None, "alice", role, "192.168.1.23:4000", event)
+
+
+def test_session_log() -> None:
+    assert check_session_log(None).status == "skip"
+    assert check_session_log([]).status == "warn"
+    assert check_session_log([entry("app", "login password", 1)]).status == "warn"
+    refused = check_session_log([entry("camera", "wrong password", 1)])
+    assert refused.status == "warn" and "refused" in refused.what
+    found = check_session_log([entry("camera", "login password", 5), entry("camera", "logout", 1)])
+    assert found.status == "ok" and "192.168.1.23" in found.what
