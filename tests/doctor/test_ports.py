@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from fakecloud.core.config import Settings
+from fakecloud.doctor.activity import check_logins, check_lookups
 from fakecloud.doctor.ports import (
     Need,
     check_port,
@@ -60,3 +64,22 @@ def test_a_missing_listener_of_a_running_server_fails_and_a_free_port_is_fine() 
 def test_privilege_facts_are_read() -> None:
     assert 0 <= unprivileged_port_start() <= 65536
     assert isinstance(may_bind_low_ports(), bool)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+PART_NAMES = st.sampled_from(["http", "dns", "relay", "rtsp", "frontdoor", "broker", "x"])
+
+
+@given(st.dictionaries(PART_NAMES, JSON, max_size=6))
+def test_any_status_a_server_sends_is_read_without_error(parts: dict[str, object]) -> None:
+    for status in ({"parts": parts}, parts):
+        for protocol, port in served_ports(status):
+            assert protocol in ("tcp", "udp") and isinstance(port, int)
+        assert check_lookups(status).status in ("ok", "warn", "skip")
+        assert check_logins(status).status in ("ok", "warn")
