@@ -99,6 +99,16 @@ def unprivileged_port_start(proc: Path = Path("/proc")) -> int:
         return 1024
 
 
+def _is_fakecloud_serve(command: str) -> bool:
+    """`fakecloud serve` or `python -m fakecloud serve` (`dns` too: the shim on its own)."""
+    words = command.split()
+    return any(
+        word.rsplit("/", 1)[-1] == "fakecloud"
+        and words[index + 1 : index + 2] in (["serve"], ["dns"])
+        for index, word in enumerate(words)
+    )
+
+
 def check_port(
     need: Need,
     holders: Iterable[Listener],
@@ -115,8 +125,12 @@ def check_port(
         return ok(name, f"fakecloud listens on {need.label} ({need.purpose})")
     holding = [listener for listener in holders if listener.port == need.port]
     severity: Status = "fail" if need.critical else "warn"
+    known = [owners[h.inode] for h in holding if h.inode in owners]
+    if known and all(_is_fakecloud_serve(owner.command) for owner in known):
+        # The server did not say (a short status, or none): its process name does.
+        pids = ", ".join(str(owner.pid) for owner in known)
+        return ok(name, f"fakecloud (pid {pids}) listens on {need.label} ({need.purpose})")
     if holding:
-        known = [owners[h.inode] for h in holding if h.inode in owners]
         who = (
             ", ".join(f"{owner.command} (pid {owner.pid})" for owner in known)
             if known

@@ -49,6 +49,10 @@ def test_a_taken_port_names_its_holder() -> None:
     found = check_port(DNS, [holder], {99: Owner(12, "systemd-resolved")}, set(), False)
     assert found.status == "fail"
     assert "systemd-resolved (pid 12)" in found.what and "FAKECLOUD_DNS_PORT" in found.fix
+    ours = {99: Owner(13, "/usr/bin/python3 -m fakecloud serve")}
+    assert check_port(DNS, [holder], ours, set(), True).status == "ok"
+    tests = {99: Owner(14, "python -m pytest /src/fakecloud/tests")}
+    assert check_port(DNS, [holder], tests, set(), True).status == "fail"
     unknown = check_port(DNS, [holder], {}, set(), False)
     assert "another program" in unknown.what
 
