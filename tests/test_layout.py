@@ -45,7 +45,6 @@ TESTED_ELSEWHERE: dict[str, str] = {
     "web/app.py": "every test under tests/web builds the app",
     "web/asgi.py": "tests/web/test_limits.py and tests/frontdoor (HTTP on the cloud ports)",
     "web/deps.py": "tests/web/test_status_access.py, test_hosts.py and test_sessions.py",
-    "web/routes_doctor.py": "tests/cli/test_doctor.py asks a real server's /api/doctor",
     "web/http_part.py": "tests/web/test_limits.py on a real listener",
     "web/routes_llhls.py": "tests/media/outputs/test_llhls.py over real HTTP (ffprobe, ffmpeg)",
     "web/routes_api.py": "tests/web/test_status_access.py and tests/media/test_viewer_e2e.py",
