@@ -25,6 +25,7 @@ TESTED_ELSEWHERE: dict[str, str] = {
     "cli/camera.py": "tests/store/test_cli_store.py and tests/broker/test_pairing.py",
     "cli/dns_config.py": "tests/dns/test_recipes.py (the recipes) and tests/cli/test_main.py",
     "cli/healthcheck.py": "tests/cli/test_first_run.py and tests/test_docker.py",
+    "doctor/run.py": "tests/cli/test_doctor.py runs every check against a real server",
     "cli/hostnames.py": "tests/test_readme.py (the README's table) and tests/catalogue",
     "cli/pair.py": "tests/broker/test_pairing.py opens a pairing window with the CLI",
     "cli/serve.py": "tests/test_serve.py starts `fakecloud serve` as a child process",

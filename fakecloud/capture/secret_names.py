@@ -22,7 +22,8 @@ QUOTED_VALUE = re.compile(r"(?:[^\"\\]|\\.)*", re.DOTALL)
 # A password ends only at a line or field end (it may hold spaces, '+', ','); keys and tokens
 # are single words.
 PASSWORD_VALUE = re.compile(r"[^\r\n\0&]*")
-PASSWORD_WORDS = ("pass", "pwd", "secret", "authorization")
+# "psk": a Wi-Fi key (the camera's apcli_wpapsk), which setup answers may echo.
+PASSWORD_WORDS = ("pass", "pwd", "secret", "authorization", "psk")
 TOKEN_WORDS = ("token", "cookie")
 
 

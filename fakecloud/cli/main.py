@@ -35,9 +35,11 @@ COMMAND_MODULES = (
     "sim",
     "demo",
     "healthcheck",
+    "doctor",
+    "setup_camera",
 )
-# Commands that never open the data folder, so they run whatever state it is in.
-DATA_FREE_COMMANDS = frozenset({"dns", "dns-config", "hostnames", "sim", "healthcheck"})
+# Commands that never create or write the data folder, so they run whatever state it is in.
+DATA_FREE_COMMANDS = frozenset({"dns", "dns-config", "hostnames", "sim", "healthcheck", "doctor"})
 # Security consideration: the database, its WAL, captures and keys are the owner's alone; every
 # file and folder fakecloud creates is private whatever umask it was started with.
 PRIVATE_UMASK = 0o077

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import sys
 
+from fakecloud.cli import sim_setup
 from fakecloud.core.config import Settings
 from fakecloud.core.errors import UserError
 from fakecloud.net.cxnet import Action, CXNetError
@@ -65,6 +66,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     app.add_argument("--command", help="command string, e.g. 'modify-device|ID|QTY=3+FPS=20|'")
     app.add_argument("--camera", help="camera id (or id:mac) the command goes to")
     app.set_defaults(handler=_run_app)
+    sim_setup.register(kinds)
 
 
 def _profiles_help() -> str:

@@ -39,5 +39,6 @@ def configure_logging(log_format: str = "text", level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # uvicorn's per-request access lines would drown the sentences that matter.
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # uvicorn's and httpx's per-request lines would drown the sentences that matter.
+    for chatty in ("uvicorn.access", "httpx"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

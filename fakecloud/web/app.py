@@ -14,6 +14,7 @@ from fakecloud.web import (
     routes_ca,
     routes_cameras,
     routes_cxs,
+    routes_doctor,
     routes_health,
     routes_live,
     routes_llhls,
@@ -48,6 +49,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes)
     routes = (
         routes_health,
+        routes_doctor,
         routes_api,
         routes_ca,
         routes_cxs,

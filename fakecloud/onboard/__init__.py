@@ -1,0 +1,3 @@
+"""Setting a camera up without the dead app: drive its setup-mode HTTP API.
+
+See docs/setup-camera.md."""
