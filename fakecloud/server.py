@@ -30,6 +30,7 @@ from fakecloud.media.rtsp.access import RtspAccess
 from fakecloud.media.rtsp.server import RtspPart
 from fakecloud.media.viewer import CameraViewer
 from fakecloud.onvif.part import OnvifPart
+from fakecloud.recording.part import RecordingPart
 from fakecloud.relay.part import RelayPart
 from fakecloud.runtime import Runtime
 from fakecloud.sim.demo_part import DemoPart
@@ -101,6 +102,8 @@ def build_runtime(settings: Settings) -> Runtime:
     if settings.dns_enabled:
         runtime.parts.append(DnsPart(settings, runtime.catalogue, capture))
     runtime.parts += [hub, outputs, relay, broker, viewer]
+    # After the viewer: a recorded camera's subscription makes the hub ask it for video at once.
+    runtime.parts.append(RecordingPart(settings, store, hub, bus))
     rtsp = None
     if settings.rtsp_enabled:
         rtsp = RtspPart(

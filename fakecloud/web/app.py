@@ -13,6 +13,7 @@ from fakecloud.web import (
     routes_health,
     routes_llhls,
     routes_media,
+    routes_recordings,
     routes_setup,
     routes_webrtc,
 )
@@ -37,6 +38,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         routes_media,
         routes_llhls,
         routes_webrtc,
+        routes_recordings,
     )
     for module in (*routes, routes_setup):
         app.include_router(module.router)
