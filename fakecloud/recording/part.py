@@ -194,6 +194,7 @@ class RecordingPart:
         started = datetime.now(UTC) - timedelta(seconds=step.frames[-1].timestamp - first.timestamp)
         path = self.folder.new_path(state.camera_id, step.reason, started)
         state.writer = ClipWriter(path, first)
+        log.info("camera %s: recording %s", state.camera_id, path)
         for frame in step.frames[1:]:
             state.writer.write(frame)
         self.counters["frames"] += len(step.frames)

@@ -36,7 +36,9 @@ class ClipWriter:
         self._first_timestamp = first.timestamp
         self._last_timestamp = first.timestamp
         self._clock = MonotonicClock(CLOCK)
-        self._container = av.open(str(path), "w", format="mp4", options={"movflags": MOVFLAGS})
+        # flush_packets: each fragment goes to the file as it is cut, not when a buffer fills.
+        options = {"movflags": MOVFLAGS, "flush_packets": "1"}
+        self._container = av.open(str(path), "w", format="mp4", options=options)
         self._stream: av.video.stream.VideoStream = self._container.add_mux_stream(
             "h264", width=width, height=height
         )
