@@ -189,6 +189,9 @@ class Settings(BaseSettings):
     record_mode: Literal["off", "motion", "continuous"] = Field(
         "off", description="what every camera records unless its settings say otherwise"
     )
+    record_dir: Path | None = Field(
+        None, description="where clips go; default: data_dir/recordings"
+    )
     record_pre_seconds: float = Field(5.0, ge=0, le=60, description="video kept before motion")
     record_post_seconds: float = Field(10.0, ge=0, le=600, description="video kept after motion")
     record_segment_seconds: float = Field(
@@ -338,7 +341,7 @@ class Settings(BaseSettings):
 
     @property
     def recordings_dir(self) -> Path:
-        return self.data_dir / "recordings"
+        return self.record_dir or self.data_dir / "recordings"
 
     @property
     def database_path(self) -> Path:
