@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 from pathlib import Path
@@ -38,5 +39,5 @@ def counters(path: Path) -> list[int]:
 
 def assert_consecutive(values: list[int], loop: int = LOOP) -> None:
     """Every picture follows the one before (a lost frame would skip; the counter wraps)."""
-    steps = [(later - earlier) % loop for earlier, later in zip(values, values[1:], strict=False)]
+    steps = [(later - earlier) % loop for earlier, later in itertools.pairwise(values)]
     assert values and set(steps) <= {1}, steps

@@ -67,7 +67,7 @@ async def test_a_motion_clip_has_its_pre_roll_and_plays(settings: Settings) -> N
             assert ranged.status_code == 206 and len(ranged.content) == 100
             assert ranged.content[4:8] == b"ftyp"
             whole = await client.get(listed[0]["url"], params={"download": "1"})
-            assert whole.content == path.read_bytes()
+            assert whole.content == await asyncio.to_thread(path.read_bytes)
             assert "attachment" in whole.headers["content-disposition"]
             missing = await client.get(f"/api/cameras/{camera_id}/recordings/..%2Fx.mp4")
             assert missing.status_code == 404
