@@ -29,6 +29,8 @@ from fakecloud.media.outputs.webrtc import WebRtcLimits
 from fakecloud.media.rtsp.access import RtspAccess
 from fakecloud.media.rtsp.server import RtspPart
 from fakecloud.media.viewer import CameraViewer
+from fakecloud.motion.events import EventLog
+from fakecloud.motion.part import MotionPart
 from fakecloud.onvif.part import OnvifPart
 from fakecloud.recording.part import RecordingPart
 from fakecloud.relay.part import RelayPart
@@ -102,8 +104,13 @@ def build_runtime(settings: Settings) -> Runtime:
     if settings.dns_enabled:
         runtime.parts.append(DnsPart(settings, runtime.catalogue, capture))
     runtime.parts += [hub, outputs, relay, broker, viewer]
-    # After the viewer: a recorded camera's subscription makes the hub ask it for video at once.
-    runtime.parts.append(RecordingPart(settings, store, hub, bus))
+    # After the viewer: a recorded or watched camera's subscription makes the hub ask it for
+    # video at once.
+    runtime.parts += [
+        RecordingPart(settings, store, hub, bus),
+        MotionPart(settings, store, hub, bus),
+        EventLog(settings.data_dir, store, outputs, bus),
+    ]
     rtsp = None
     if settings.rtsp_enabled:
         rtsp = RtspPart(

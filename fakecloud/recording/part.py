@@ -98,6 +98,10 @@ class RecordingPart:
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._pool.shutdown(wait=True)
 
+    async def refresh(self) -> None:
+        """Apply changed camera settings now rather than at the next periodic check."""
+        await self._tasks.refresh()
+
     def status(self) -> dict[str, Any]:
         return {
             "folder": str(self.folder.root),

@@ -10,6 +10,7 @@ from fakecloud.web import (
     routes_api,
     routes_ca,
     routes_cxs,
+    routes_events,
     routes_health,
     routes_llhls,
     routes_media,
@@ -39,6 +40,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         routes_llhls,
         routes_webrtc,
         routes_recordings,
+        routes_events,
     )
     for module in (*routes, routes_setup):
         app.include_router(module.router)
