@@ -49,6 +49,7 @@ TESTED_ELSEWHERE: dict[str, str] = {
     "web/routes_llhls.py": "tests/media/outputs/test_llhls.py over real HTTP (ffprobe, ffmpeg)",
     "web/routes_api.py": "tests/web/test_status_access.py and tests/media/test_viewer_e2e.py",
     "web/routes_ca.py": "tests/certs/test_routes_ca.py, with the certs tests' shared authority",
+    "web/routes_events.py": "tests/motion/test_part.py: /api/events with thumbnails over HTTP",
     "web/routes_health.py": "tests/test_serve.py and tests/test_docker.py (/healthz)",
     "web/routes_recordings.py": "tests/recording/test_part.py: list, Range and download over HTTP",
     "web/routes_setup.py": "tests/web/test_input_bounds.py and tests/net/test_camsetup.py",

@@ -24,6 +24,11 @@ STRICTLY_TYPED = [
     "fakecloud/runtime.py",
     "fakecloud/server.py",
     "fakecloud/media/rtsp",
+    "fakecloud/media/watchers.py",
+    "fakecloud/recording",
+    "fakecloud/motion",
+    "fakecloud/web/routes_recordings.py",
+    "fakecloud/web/routes_events.py",
 ]
 MYPY_TIMEOUT = 300  # seconds; a cold cache on a busy machine takes well under a minute
 

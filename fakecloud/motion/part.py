@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import av
+import numpy as np
 
 from fakecloud.core.config import Settings
 from fakecloud.core.events import EventBus, Motion
@@ -21,7 +22,7 @@ from fakecloud.media.frames import MediaFrame
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs.pictures import H264Decoder, PictureError
 from fakecloud.media.watchers import CameraTasks
-from fakecloud.motion.detector import MotionDetector, MotionPolicy, parse_zones
+from fakecloud.motion.detector import Luma, MotionDetector, MotionPolicy, parse_zones
 from fakecloud.store.models import Camera
 from fakecloud.store.protocol import CameraStore
 
@@ -68,7 +69,8 @@ class _Looker:
         if picture is None:
             return None
         small = picture.reformat(width=COMPARE_SIZE[0], height=COMPARE_SIZE[1], format="gray")
-        return self.detector.feed(small.to_ndarray(), now)
+        luma: Luma = np.asarray(small.to_ndarray(), dtype=np.uint8)  # gray is 8-bit already
+        return self.detector.feed(luma, now)
 
     def _decode(self, frame: MediaFrame) -> av.VideoFrame | None:
         if frame.codec == "h264":

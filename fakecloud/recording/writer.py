@@ -39,9 +39,11 @@ class ClipWriter:
         # flush_packets: each fragment goes to the file as it is cut, not when a buffer fills.
         options = {"movflags": MOVFLAGS, "flush_packets": "1"}
         self._container = av.open(str(path), "w", format="mp4", options=options)
-        self._stream: av.video.stream.VideoStream = self._container.add_mux_stream(
-            "h264", width=width, height=height
-        )
+        stream = self._container.add_mux_stream("h264", width=width, height=height)
+        if not isinstance(stream, av.video.stream.VideoStream):
+            self._container.close()
+            raise ValueError(f"the mp4 muxer made a {type(stream).__name__} for H.264")
+        self._stream = stream
         self._stream.time_base = Fraction(1, CLOCK)
         self.write(first)
 
