@@ -77,7 +77,7 @@ def test_no_pictures_ends_motion_after_the_quiet_time() -> None:
 
 
 def test_sensitivity_sets_the_share_of_cells() -> None:
-    assert share_needed(0) == 0.25 and share_needed(1) == 0.01
+    assert share_needed(0) == 0.25 and share_needed(1) == pytest.approx(0.01)
     assert share_needed(0.5) < share_needed(0.2)
     with pytest.raises(ValueError):
         share_needed(1.5)
