@@ -1,4 +1,5 @@
-"""Recordings over HTTP: list a camera's clips (or every visible one), download or play one.
+"""Recordings over HTTP: list a camera's clips (or every visible one), download or play one;
+and each camera's recording and motion options.
 
 A clip is served by Starlette's FileResponse, which answers Range requests, so browsers and
 players can seek in it. Access is the API's (fakecloud/web/deps.py): trusted networks, or the
@@ -10,12 +11,17 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, Path, Request, status
 from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from fakecloud.motion.detector import MAX_ZONES, parse_zones
+from fakecloud.motion.part import MotionPart
 from fakecloud.recording.part import RecordingPart
+from fakecloud.recording.plan import RecordMode
 from fakecloud.recording.storage import Clip, ClipFolder
 from fakecloud.web.deps import CameraDep, RuntimeDep, StoreDep, ViewerDep
+from fakecloud.web.sessions import require_anti_csrf
 
 router = APIRouter(tags=["recordings"])
 
@@ -82,3 +88,57 @@ async def recording_file(
         filename=f"camera{camera.id}-{clip.name}" if download else None,
         content_disposition_type="attachment" if download else "inline",
     )
+
+
+class CameraOptions(BaseModel):
+    """A camera's own recording and motion options (unset: FAKECLOUD_RECORD_MODE and
+    FAKECLOUD_MOTION_* apply). `null` in a PATCH removes the camera's own choice."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    record: RecordMode | None = None
+    motion_detection: bool | None = None
+    motion_sensitivity: float | None = Field(None, ge=0, le=1)
+    motion_zones: list[list[float]] | None = Field(None, max_length=MAX_ZONES)
+
+    @field_validator("motion_zones")
+    @classmethod
+    def _zones(cls, value: list[list[float]] | None) -> list[list[float]] | None:
+        parse_zones(value)  # ValueError becomes a 422 with its message
+        return value
+
+
+OPTION_NAMES = tuple(CameraOptions.model_fields)
+
+
+def _options_of(settings: dict[str, Any]) -> dict[str, Any]:
+    return {name: settings.get(name) for name in OPTION_NAMES}
+
+
+@router.get("/api/cameras/{camera_id}/options")
+async def camera_options(camera: CameraDep) -> dict[str, Any]:
+    return _options_of(camera.settings)
+
+
+@router.patch("/api/cameras/{camera_id}/options")
+async def change_camera_options(
+    camera: CameraDep,
+    options: CameraOptions,
+    request: Request,
+    store: StoreDep,
+    runtime: RuntimeDep,
+) -> dict[str, Any]:
+    """Change the options sent (the others stay); recording and detection follow at once.
+    Security consideration: the AntiCSRF header keeps cross-site forms out."""
+    require_anti_csrf(request)
+    settings = dict(camera.settings)
+    for name, value in options.model_dump(exclude_unset=True).items():
+        if value is None:
+            settings.pop(name, None)
+        else:
+            settings[name] = value
+    await store.update_camera(camera.id, settings=settings)
+    for part in runtime.parts:
+        if isinstance(part, RecordingPart | MotionPart):
+            await part.refresh()
+    return _options_of(settings)

@@ -18,6 +18,7 @@ from tests.media.test_viewer_e2e import WITHIN, Cloud, online, running_cloud
 QUIET = 2.0
 DETECTION = {"motion_start_frames": 2, "motion_quiet_seconds": QUIET, "motion_fps": 2.0}
 BAND = [0.0, 0.25, 1.0, 0.5]  # where the test pattern's block moves: rows 1/4 to 3/4
+CSRF = {"AntiCSRF": "1"}
 
 
 async def keyframes_pass(hub: MediaHub, camera_id: int, count: int) -> None:
@@ -89,15 +90,22 @@ async def test_motion_in_a_masked_zone_is_no_event(settings: Settings) -> None:
     async with (
         running_cloud(settings, **DETECTION) as cloud,
         online(cloud.camera(1)) as camera,
+        httpx.AsyncClient(base_url=cloud.url(""), timeout=WITHIN) as client,
     ):
         camera_id = camera.camera_id
         assert camera_id is not None
-        store, bus = cloud.runtime.services.store, cloud.runtime.services.bus
-        events = bus.subscribe("test", Motion)
-        settings_of_camera = {"motion_detection": True, "motion_zones": [BAND]}
-        await store.update_camera(camera_id, settings=settings_of_camera)
+        events = cloud.runtime.services.bus.subscribe("test", Motion)
         part = motion_part(cloud)
-        await part.refresh()
+        options = f"/api/cameras/{camera_id}/options"
+        refused = await client.patch(options, json={"motion_zones": [[0, 0, 2, 1]]}, headers=CSRF)
+        assert refused.status_code == 422
+        assert (await client.patch(options, json={"motion_detection": True})).status_code == 403
+        changed = {"motion_detection": True, "motion_zones": [BAND]}
+        answer = await client.patch(options, json=changed, headers=CSRF)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == (await client.get(options)).json()
+        assert answer.json()["motion_zones"] == [BAND] and answer.json()["record"] is None
+        assert str(camera_id) in part.status()["cameras"]  # detection started at once
         await camera.show_motion(True)
         async with asyncio.timeout(WITHIN):
             await camera.video_running.wait()
