@@ -9,6 +9,7 @@ streams as if someone were watching it. Which cameras want a task is read from t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -43,6 +44,9 @@ class CameraTasks:
         self._interval = interval
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._loops: list[asyncio.Task[None]] = []
+        # Set by a login: the refresh loop wakes early. A login storm wakes it once, not once
+        # per camera (each refresh reads every camera from the store).
+        self._wake = asyncio.Event()
 
     @property
     def cameras(self) -> list[int]:
@@ -85,12 +89,15 @@ class CameraTasks:
             log.exception("%s of camera %s failed; starting again shortly", self.name, camera.id)
 
     async def _heard(self, event: CameraEvent) -> None:
-        await self.refresh()
+        self._wake.set()
 
     async def _every_interval(self) -> None:
         while True:
+            self._wake.clear()
             try:
                 await self.refresh()
             except Exception:
                 log.exception("%s: reading the cameras failed", self.name)
-            await asyncio.sleep(self._interval)  # a period, not synchronisation
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await self._wake.wait()

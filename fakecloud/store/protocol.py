@@ -38,6 +38,9 @@ class CameraStore(Protocol):
         self, mac: str | None = None, alias: str | None = None, ip: str | None = None
     ) -> Camera | None: ...
     async def list_cameras(self, owner: str | None = None) -> list[Camera]: ...
+    async def update_camera(
+        self, camera_id: int, *, name: str | None = None, settings: dict[str, Any] | None = None
+    ) -> Camera: ...
     async def upsert_camera(
         self,
         *,
