@@ -71,9 +71,9 @@ class RecordingPart:
         self._hub = hub
         self._bus = bus
         self._cameras: dict[int, _Camera] = {}
-        self._tasks = CameraTasks(
-            "recordings", store, bus, lambda c: record_mode(settings, c) != "off", self._record
-        )
+        # Cameras found to send JPEG: not recorded, and not kept streaming for nothing.
+        self._jpeg_cameras: set[int] = set()
+        self._tasks = CameraTasks("recordings", store, bus, self._wanted, self._record)
         self._pool = ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="recording")
         self._space_lock = threading.Lock()
         self.out_of_space = False
@@ -130,6 +130,9 @@ class RecordingPart:
             s.record_max_clip_seconds,
         )
 
+    def _wanted(self, camera: Camera) -> bool:
+        return record_mode(self.settings, camera) != "off" and camera.id not in self._jpeg_cameras
+
     async def _record(self, camera: Camera) -> None:
         loop = asyncio.get_running_loop()
         state = self._cameras[camera.id] = _Camera(camera.id, ClipPlanner(self._policy(camera)))
@@ -145,7 +148,10 @@ class RecordingPart:
                     except StopAsyncIteration:
                         return
                     if frame.codec != "h264":
-                        continue  # JPEG cameras are not recorded (docs/recordings.md)
+                        # JPEG cameras are not recorded (docs/recordings.md): let it stop.
+                        log.info("camera %s sends JPEG; it is not recorded", camera.id)
+                        self._jpeg_cameras.add(camera.id)
+                        return
                     steps = state.planner.frame(frame, loop.time())
                     await self._carry_out(state, frame, steps)
         finally:

@@ -71,3 +71,16 @@ async def test_a_motion_clip_has_its_pre_roll_and_plays(settings: Settings) -> N
             assert "attachment" in whole.headers["content-disposition"]
             missing = await client.get(f"/api/cameras/{camera_id}/recordings/..%2Fx.mp4")
             assert missing.status_code == 404
+
+
+async def test_a_jpeg_camera_is_not_recorded_nor_kept_streaming(settings: Settings) -> None:
+    async with (
+        running_cloud(settings, record_mode="continuous") as cloud,
+        online(cloud.camera(3, profile="F7D7601")) as camera,
+    ):
+        async with asyncio.timeout(WITHIN):
+            await camera.video_running.wait()  # asked once, to learn what it sends
+            await camera.video_idle.wait()  # then let go after the linger
+        recorder = cloud.runtime.part("recordings")
+        assert recorder is not None and recorder.status()["cameras"] == {}
+        assert not list((settings.data_dir / "recordings").rglob("*.mp4"))
