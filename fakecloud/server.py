@@ -22,6 +22,7 @@ from fakecloud.frontdoor.budgets import (
     raise_descriptor_limit,
     throttle_accept_errors,
 )
+from fakecloud.frontdoor.connection_info import format_address
 from fakecloud.frontdoor.part import FrontDoorPart
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
@@ -41,6 +42,7 @@ from fakecloud.store.store import Store
 from fakecloud.web.app import create_app
 from fakecloud.web.asgi import AsgiProtocolFactory
 from fakecloud.web.http_part import HttpPart
+from fakecloud.wemo.part import WemoPart
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,14 @@ def build_runtime(settings: Settings) -> Runtime:
         budget=budget,
     )
     runtime.parts.append(web)
+    if settings.wemo_sensors:
+        # After the web part: the sensors' callback is its port, as bound.
+        announce = settings.effective_announce_address
+        runtime.parts.append(
+            WemoPart(
+                settings.wemo_sensors, bus, lambda: f"http://{format_address(announce, web.port)}"
+            )
+        )
     door = FrontDoorPart(
         settings.bind_address,
         settings.listening_ports,

@@ -217,6 +217,10 @@ class Settings(BaseSettings):
     motion_quiet_seconds: float = Field(
         10.0, gt=0, le=3600, description="seconds without change that end a motion event"
     )
+    wemo_sensors: CommaList = Field(
+        default_factory=list,
+        description="Wemo NetCams' UPnP motion sensors, '<camera id>=http://<ip>:<port>' each",
+    )
     motion_fps: float = Field(2.0, gt=0, le=15, description="pictures per second compared, at most")
 
     @field_validator("announce_address", "broker_address", mode="before")
@@ -231,6 +235,7 @@ class Settings(BaseSettings):
         "extra_hostnames",
         "trusted_networks",
         "allowed_hosts",
+        "wemo_sensors",
         mode="before",
     )
     @classmethod

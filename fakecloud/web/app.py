@@ -17,6 +17,7 @@ from fakecloud.web import (
     routes_recordings,
     routes_setup,
     routes_webrtc,
+    routes_wemo,
 )
 from fakecloud.web.hosts import AllowedHosts, HostCheck
 from fakecloud.web.limits import BodyLimit
@@ -41,6 +42,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         routes_webrtc,
         routes_recordings,
         routes_events,
+        routes_wemo,
     )
     for module in (*routes, routes_setup):
         app.include_router(module.router)
