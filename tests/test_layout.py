@@ -53,6 +53,7 @@ TESTED_ELSEWHERE: dict[str, str] = {
     "web/routes_health.py": "tests/test_serve.py and tests/test_docker.py (/healthz)",
     "web/routes_recordings.py": "tests/recording/test_part.py: list, Range and download over HTTP",
     "web/routes_setup.py": "tests/web/test_input_bounds.py and tests/net/test_camsetup.py",
+    "web/routes_wemo.py": "tests/wemo/test_part.py: a sensor's NOTIFY over real HTTP",
 }
 
 
