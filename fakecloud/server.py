@@ -22,6 +22,7 @@ from fakecloud.frontdoor.budgets import (
     raise_descriptor_limit,
     throttle_accept_errors,
 )
+from fakecloud.frontdoor.connection_info import format_address
 from fakecloud.frontdoor.part import FrontDoorPart
 from fakecloud.integrations.metrics import MetricsPart
 from fakecloud.integrations.mqtt.part import mqtt_part
@@ -32,7 +33,10 @@ from fakecloud.media.outputs.webrtc import WebRtcLimits
 from fakecloud.media.rtsp.access import RtspAccess
 from fakecloud.media.rtsp.server import RtspPart
 from fakecloud.media.viewer import CameraViewer
+from fakecloud.motion.events import EventLog
+from fakecloud.motion.part import MotionPart
 from fakecloud.onvif.part import OnvifPart
+from fakecloud.recording.part import RecordingPart
 from fakecloud.relay.part import RelayPart
 from fakecloud.runtime import Runtime
 from fakecloud.sim.demo_part import DemoPart
@@ -41,6 +45,7 @@ from fakecloud.store.store import Store
 from fakecloud.web.app import create_app
 from fakecloud.web.asgi import AsgiProtocolFactory
 from fakecloud.web.http_part import HttpPart
+from fakecloud.wemo.part import WemoPart
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +110,13 @@ def build_runtime(settings: Settings) -> Runtime:
     if settings.dns_enabled:
         runtime.parts.append(DnsPart(settings, runtime.catalogue, capture))
     runtime.parts += [hub, outputs, relay, broker, viewer]
+    # After the viewer: a recorded or watched camera's subscription makes the hub ask it for
+    # video at once.
+    runtime.parts += [
+        RecordingPart(settings, store, hub, bus),
+        MotionPart(settings, store, hub, bus),
+        EventLog(settings.data_dir, store, outputs, bus),
+    ]
     if (webhooks := webhooks_part(runtime)) is not None:
         runtime.parts.append(webhooks)
     rtsp = None
@@ -127,6 +139,14 @@ def build_runtime(settings: Settings) -> Runtime:
         budget=budget,
     )
     runtime.parts.append(web)
+    if settings.wemo_sensors:
+        # After the web part: the sensors' callback is its port, as bound.
+        announce = settings.effective_announce_address
+        runtime.parts.append(
+            WemoPart(
+                settings.wemo_sensors, bus, lambda: f"http://{format_address(announce, web.port)}"
+            )
+        )
     door = FrontDoorPart(
         settings.bind_address,
         settings.listening_ports,

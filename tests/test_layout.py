@@ -38,6 +38,7 @@ TESTED_ELSEWHERE: dict[str, str] = {
     "media/outputs/streaming.py": "tests/media/outputs/test_mjpeg.py and test_flv.py",
     "media/rtsp/connection.py": "tests/media/rtsp/test_server.py: real ffmpeg over TCP and UDP",
     "media/outputs/packaging.py": "tests/media/outputs/test_hls.py and test_llhls.py",
+    "media/watchers.py": "tests/recording/test_part.py: the recorder's task makes a camera stream",
     "runtime.py": "tests/test_serve.py (/api/status) and every test building a web app",
     "server.py": "tests/test_serve.py, tests/test_hosts.py and tests/interop run the server",
     "store/schema.py": "migrations: tests/store/test_core.py and test_durability.py",
@@ -48,8 +49,11 @@ TESTED_ELSEWHERE: dict[str, str] = {
     "web/routes_llhls.py": "tests/media/outputs/test_llhls.py over real HTTP (ffprobe, ffmpeg)",
     "web/routes_api.py": "tests/web/test_status_access.py and tests/media/test_viewer_e2e.py",
     "web/routes_ca.py": "tests/certs/test_routes_ca.py, with the certs tests' shared authority",
+    "web/routes_events.py": "tests/motion/test_part.py: /api/events with thumbnails over HTTP",
     "web/routes_health.py": "tests/test_serve.py and tests/test_docker.py (/healthz)",
+    "web/routes_recordings.py": "tests/recording/test_part.py: list, Range and download over HTTP",
     "web/routes_setup.py": "tests/web/test_input_bounds.py and tests/net/test_camsetup.py",
+    "web/routes_wemo.py": "tests/wemo/test_part.py: a sensor's NOTIFY over real HTTP",
 }
 
 

@@ -28,6 +28,13 @@ STRICTLY_TYPED = [
     "fakecloud/runtime.py",
     "fakecloud/server.py",
     "fakecloud/media/rtsp",
+    "fakecloud/media/watchers.py",
+    "fakecloud/recording",
+    "fakecloud/motion",
+    "fakecloud/web/routes_recordings.py",
+    "fakecloud/web/routes_events.py",
+    "fakecloud/wemo",
+    "fakecloud/web/routes_wemo.py",
 ]
 MYPY_TIMEOUT = 300  # seconds; a cold cache on a busy machine takes well under a minute
 

@@ -215,6 +215,45 @@ class Settings(BaseSettings):
         """Where MQTT goes, or None when it is off."""
         return parse_mqtt_url(self.mqtt_url.get_secret_value()) if self.mqtt_url else None
 
+    # Recordings and motion detection (issue 12; docs/recordings.md, docs/motion.md). A camera's
+    # settings ("record", "motion_detection", "motion_zones") override these per camera.
+    record_mode: Literal["off", "motion", "continuous"] = Field(
+        "off", description="what every camera records unless its settings say otherwise"
+    )
+    record_dir: Path | None = Field(
+        None, description="where clips go; default: data_dir/recordings"
+    )
+    record_pre_seconds: float = Field(5.0, ge=0, le=60, description="video kept before motion")
+    record_post_seconds: float = Field(10.0, ge=0, le=600, description="video kept after motion")
+    record_segment_seconds: float = Field(
+        600.0, ge=10, le=86400, description="length of each continuous-recording file"
+    )
+    record_max_clip_seconds: float = Field(
+        1800.0, ge=10, le=86400, description="a motion clip is cut into files this long"
+    )
+    record_max_age_days: float = Field(30.0, ge=0, description="clips older are deleted; 0: kept")
+    record_max_bytes: int = Field(
+        10 << 30, ge=0, description="oldest clips are deleted above this total; 0: no budget"
+    )
+    record_min_free_bytes: int = Field(
+        512 << 20, ge=0, description="recording stops before the disk has less free than this"
+    )
+    motion_detection: bool = Field(False, description="server-side motion detection per camera")
+    motion_sensitivity: float = Field(
+        0.5, ge=0, le=1, description="0: only large changes count as motion; 1: small ones too"
+    )
+    motion_start_frames: int = Field(
+        2, ge=1, le=100, description="changed pictures in a row that start a motion event"
+    )
+    motion_quiet_seconds: float = Field(
+        10.0, gt=0, le=3600, description="seconds without change that end a motion event"
+    )
+    wemo_sensors: CommaList = Field(
+        default_factory=list,
+        description="Wemo NetCams' UPnP motion sensors, '<camera id>=http://<ip>:<port>' each",
+    )
+    motion_fps: float = Field(2.0, gt=0, le=15, description="pictures per second compared, at most")
+
     @field_validator("announce_address", "broker_address", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
@@ -228,6 +267,7 @@ class Settings(BaseSettings):
         "trusted_networks",
         "allowed_hosts",
         "webhook_urls",
+        "wemo_sensors",
         mode="before",
     )
     @classmethod
@@ -345,6 +385,10 @@ class Settings(BaseSettings):
     @property
     def captures_dir(self) -> Path:
         return self.data_dir / "captures"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.record_dir or self.data_dir / "recordings"
 
     @property
     def database_path(self) -> Path:

@@ -186,6 +186,15 @@ def _colour_bars(width: int, height: int) -> Plane:
     return np.concatenate([luma, u.reshape(-1, width), v.reshape(-1, width)])
 
 
+def _draw_block(luma: Plane, index: int) -> None:
+    """A dark block a quarter of the width and half the height in the middle band, at a place
+    that changes with every picture (a stride prime to any likely GOP or loop length)."""
+    height, width = luma.shape
+    block_width, block_height = width // 4, height // 2
+    left = (index * 7 % 12) * (width - block_width) // 11
+    luma[height // 4 : height // 4 + block_height, left : left + block_width] = DARK
+
+
 class TestPattern:
     """Encodes an endless (or `count`-long) stream of numbered test pictures."""
 
@@ -198,7 +207,10 @@ class TestPattern:
         height: int = 720,
         fps: int = 15,
         gop: int | None = None,
+        motion: bool = False,
     ) -> None:
+        """`motion` adds a big block that jumps to a new place in every picture, so motion
+        detection sees motion in any two pictures it compares (docs/motion.md)."""
         if codec not in ("h264", "jpeg"):
             raise ValueError(f"unsupported codec {codec!r}")
         if width < MIN_WIDTH or height < MIN_HEIGHT or width % 2 or height % 2:
@@ -214,6 +226,7 @@ class TestPattern:
         self.height = height
         self.fps = fps
         self.gop = gop if gop is not None else fps
+        self.motion = motion
         self._layout = CounterLayout.for_size(width, height)
         self._background = _colour_bars(width, height)
 
@@ -249,6 +262,8 @@ class TestPattern:
         sweep_width = max(2, self.width // 32)
         sweep_left = (index * sweep_width // 2) % (self.width - sweep_width)
         luma[2 * self.height // 3 :, sweep_left : sweep_left + sweep_width] = BRIGHT
+        if self.motion:
+            _draw_block(luma, index)
         _draw_counter(luma, self._layout, index)
         picture = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         picture.pts = index

@@ -16,6 +16,7 @@ import time
 from collections import deque
 from typing import Any
 
+from fakecloud.media.frames import MediaFrame
 from fakecloud.net.commands import (
     Command,
     CommandError,
@@ -33,7 +34,14 @@ from fakecloud.net.properties import (
 )
 from fakecloud.net.wframe import p2p_key_bytes
 from fakecloud.sim import CxnetLink
-from fakecloud.sim.video import DEFAULT_PROFILE, PROFILES, VideoError, VideoSender, parse_p2p_host
+from fakecloud.sim.video import (
+    DEFAULT_PROFILE,
+    PROFILES,
+    VideoError,
+    VideoSender,
+    parse_p2p_host,
+    pattern_loop,
+)
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +126,8 @@ class SimulatedCamera:
         self._viewers: set[str] = set()
         self._video_task: asyncio.Task[None] | None = None
         self.video_sender: VideoSender | None = None  # the latest stream (tests read its clock)
+        # The moving test-pattern loop while the picture shows motion (show_motion), else None.
+        self.motion_frames: tuple[MediaFrame, ...] | None = None
         self._stop_requested = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -156,6 +166,12 @@ class SimulatedCamera:
         """Cut the broker connection as a network failure would; run() reconnects."""
         if self._link is not None:
             self._link.abort()
+
+    async def show_motion(self, moving: bool) -> None:
+        """Show (or stop showing) motion in the picture from the next keyframe on: a big block
+        that moves, for server-side motion detection to see."""
+        loop = await asyncio.to_thread(pattern_loop, self.profile, True) if moving else None
+        self.motion_frames = loop
 
     async def report_motion(self) -> None:
         """Report motion; simulator vocabulary `motion-event|<id>|MOTION_MJPEG|`."""
@@ -299,7 +315,9 @@ class SimulatedCamera:
         key = self.p2p_key or p2p_key_bytes(self.welcome.get(P2P_KEY_PROPERTY))
         ids = (f"V_{self.camera_id}", f"V_{viewer}")
         self.video_idle.clear()
-        self.video_sender = VideoSender(relay, ids, self.profile, key)
+        self.video_sender = VideoSender(
+            relay, ids, self.profile, key, moving=lambda: self.motion_frames
+        )
         try:
             await self.video_sender.run(self.video_running)
         except (VideoError, OSError) as error:

@@ -71,21 +71,24 @@ PROFILES = {
 }
 DEFAULT_PROFILE = "F7D7602"
 
-_loops: dict[VideoProfile, tuple[MediaFrame, ...]] = {}
+_loops: dict[tuple[VideoProfile, bool], tuple[MediaFrame, ...]] = {}
 _loops_lock = threading.Lock()
 
 
-def pattern_loop(profile: VideoProfile) -> tuple[MediaFrame, ...]:
-    """The profile's looped frames, encoded on first use (blocking: call it in a thread).
+def pattern_loop(profile: VideoProfile, motion: bool = False) -> tuple[MediaFrame, ...]:
+    """The profile's looped frames, encoded on first use (blocking: call it in a thread);
+    `motion` is the loop with the test pattern's moving block.
 
     The loop is whole GOPs (a keyframe every second), so it can repeat and restart anywhere a
-    GOP starts."""
+    GOP starts, and the still and moving loops can take turns at any keyframe."""
     with _loops_lock:
-        frames = _loops.get(profile)
+        frames = _loops.get((profile, motion))
         if frames is None:
-            pattern = TestPattern(profile.codec, profile.width, profile.height, profile.fps)
+            pattern = TestPattern(
+                profile.codec, profile.width, profile.height, profile.fps, motion=motion
+            )
             frames = tuple(pattern.frames(LOOP_SECONDS * profile.fps))
-            _loops[profile] = frames
+            _loops[profile, motion] = frames
         return frames
 
 
@@ -154,8 +157,12 @@ class VideoSender:
         ids: tuple[str, str],
         profile: VideoProfile,
         p2p_key: bytes | None,
+        moving: Callable[[], tuple[MediaFrame, ...] | None] = lambda: None,
     ) -> None:
+        """`moving()` is asked at each keyframe: a loop (`pattern_loop(profile, True)`) is sent
+        from there on instead of the still one, None goes back to the still loop."""
         self.relay = relay
+        self.moving = moving
         self.ids = ids
         self.profile = profile
         # A fresh SSRC and sequence per stream, as RTP senders do (RFC 3550).
@@ -225,13 +232,16 @@ class VideoSender:
         index = latest - (latest - counter) % self._loop_frames
         return None if index < 0 else self.streaming_since + index / self.profile.fps
 
-    async def _stream(self, frames: tuple[MediaFrame, ...]) -> None:
+    async def _stream(self, still: tuple[MediaFrame, ...]) -> None:
         media = self.channels[MEDIA_CHANNEL]
         fps = self.profile.fps
         loop = asyncio.get_running_loop()
         start = self.streaming_since = loop.time()
-        self._loop_frames = len(frames)
+        self._loop_frames = len(still)
+        frames = still
         for index in itertools.count():
+            if still[index % len(still)].keyframe:  # both loops have their keyframes here
+                frames = self.moving() or still
             frame = dataclasses.replace(frames[index % len(frames)], timestamp=index / fps)
             for datagram in self._packetizer.packetize(frame):
                 media.send(datagram)

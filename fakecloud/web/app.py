@@ -15,6 +15,7 @@ from fakecloud.web import (
     routes_cameras,
     routes_cxs,
     routes_doctor,
+    routes_events,
     routes_health,
     routes_live,
     routes_llhls,
@@ -22,8 +23,10 @@ from fakecloud.web import (
     routes_mediamtx,
     routes_metrics,
     routes_pages,
+    routes_recordings,
     routes_setup,
     routes_webrtc,
+    routes_wemo,
 )
 from fakecloud.web.hosts import AllowedHosts, HostCheck
 from fakecloud.web.limits import BodyLimit
@@ -58,6 +61,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         routes_webrtc,
         routes_mediamtx,
         routes_metrics,
+        routes_recordings,
+        routes_events,
+        routes_wemo,
     )
     web_app = (routes_pages, routes_account, routes_cameras, routes_live)
     for module in (*routes, *web_app, routes_setup):

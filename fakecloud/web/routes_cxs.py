@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
+from fakecloud.motion.events import PICTURES_DIR as EVENT_PICTURES_DIR
 from fakecloud.web.deps import (
     CameraDep,
     RuntimeDep,
@@ -30,7 +31,6 @@ MAX_EVENTS_PAGE = 100
 # back through at most this many events of each camera.
 EVENTS_SCANNED_PER_CAMERA = 1000
 # Where the picture of event N is kept: <data dir>/event-pictures/N.jpg (docs/rest.md).
-EVENT_PICTURES_DIR = "event-pictures"
 MAX_EVENT_PICTURE_BYTES = 8 << 20
 
 
@@ -201,8 +201,8 @@ async def events(
 async def event_thumbnail(
     event_id: int, viewer: ViewerDep, store: StoreDep, runtime: RuntimeDep
 ) -> Response:
-    """The event's picture, or 404 when the event is not the viewer's or has none (nothing
-    stores motion pictures yet: docs/rest.md)."""
+    """The event's picture, or 404 when the event is not the viewer's or has none (the event
+    log, fakecloud/motion/events.py, stores one per motion event: docs/motion.md)."""
     known = any(event.id == event_id for event in await _visible_events(store, viewer, None))
     picture = None
     if known:

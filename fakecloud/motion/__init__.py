@@ -1,0 +1,1 @@
+"""Server-side motion detection and the stored motion events (docs/motion.md)."""
