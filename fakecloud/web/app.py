@@ -23,6 +23,7 @@ from fakecloud.web import (
     routes_mediamtx,
     routes_metrics,
     routes_pages,
+    routes_protocol,
     routes_recordings,
     routes_setup,
     routes_webrtc,
@@ -65,7 +66,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         routes_events,
         routes_wemo,
     )
-    web_app = (routes_pages, routes_account, routes_cameras, routes_live)
+    web_app = (routes_pages, routes_account, routes_cameras, routes_live, routes_protocol)
     for module in (*routes, *web_app, routes_setup):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(packages=[("fakecloud.web", "static")]), name="static")

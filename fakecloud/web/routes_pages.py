@@ -67,6 +67,21 @@ async def account(request: Request, store: StoreDep) -> Response:
     return await _signed_in_page(request, store, "account", "Account")
 
 
+@router.get("/status")
+async def status_page(request: Request, store: StoreDep) -> Response:
+    return await _signed_in_page(request, store, "status", "Status")
+
+
+@router.get("/setup")
+async def setup(request: Request, store: StoreDep) -> Response:
+    return await _signed_in_page(request, store, "setup", "Setup")
+
+
+@router.get("/protocol")
+async def protocol(request: Request, store: StoreDep) -> Response:
+    return await _signed_in_page(request, store, "protocol", "Protocol")
+
+
 @router.get("/login")
 async def login(request: Request) -> Response:
     return page(request, "login", "Sign in")

@@ -1,10 +1,12 @@
 // The entry point of every page: draws the top bar, then the page named by <body data-page>.
 import { api, el } from "./lib.js";
 
-// The main navigation. The setup wizard and the doctor (issue 11 sections 3 and 5) add their
-// entries here: [label, path].
+// The main navigation: [label, path].
 const NAV = [
   ["Cameras", "/"],
+  ["Setup", "/setup"],
+  ["Status", "/status"],
+  ["Protocol", "/protocol"],
   ["API", "/api/docs"],
 ];
 
