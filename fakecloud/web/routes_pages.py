@@ -52,34 +52,27 @@ async def _signed_in_page(request: Request, store: StoreDep, name: str, title: s
     return page(request, name, title)
 
 
-@router.get("/")
-async def home(request: Request, store: StoreDep) -> Response:
-    return await _signed_in_page(request, store, "home", "Cameras")
-
-
 @router.get("/cameras/{camera_id}")
 async def camera(camera_id: DatabaseId, request: Request, store: StoreDep) -> Response:
     return await _signed_in_page(request, store, "camera", "Camera")
 
 
-@router.get("/account")
-async def account(request: Request, store: StoreDep) -> Response:
-    return await _signed_in_page(request, store, "account", "Account")
+def _add_signed_in_page(path: str, name: str, title: str) -> None:
+    async def serve(request: Request, store: StoreDep) -> Response:
+        return await _signed_in_page(request, store, name, title)
+
+    router.add_api_route(path, serve, methods=["GET"], name=f"{name}_page")
 
 
-@router.get("/status")
-async def status_page(request: Request, store: StoreDep) -> Response:
-    return await _signed_in_page(request, store, "status", "Status")
-
-
-@router.get("/setup")
-async def setup(request: Request, store: StoreDep) -> Response:
-    return await _signed_in_page(request, store, "setup", "Setup")
-
-
-@router.get("/protocol")
-async def protocol(request: Request, store: StoreDep) -> Response:
-    return await _signed_in_page(request, store, "protocol", "Protocol")
+# The pages without a parameter: path, page name (static/<name>.js), title.
+for _path, _name, _title in (
+    ("/", "home", "Cameras"),
+    ("/account", "account", "Account"),
+    ("/setup", "setup", "Setup"),
+    ("/status", "status", "Status"),
+    ("/protocol", "protocol", "Protocol"),
+):
+    _add_signed_in_page(_path, _name, _title)
 
 
 @router.get("/login")

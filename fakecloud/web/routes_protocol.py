@@ -13,7 +13,7 @@ import json
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
@@ -83,13 +83,20 @@ async def export_captures(runtime: RuntimeDep, _viewer: ViewerDep) -> StreamingR
 
 @router.get("/api/dns/recipe", responses=error_responses(401, 409))
 async def dns_recipe(
-    runtime: RuntimeDep, _viewer: ViewerDep, router_kind: RecipeFormat = Query("dnsmasq", alias="router")
+    runtime: RuntimeDep,
+    _viewer: ViewerDep,
+    router_kind: Annotated[RecipeFormat, Query(alias="router")] = "dnsmasq",
 ) -> dict[str, Any]:
-    """The router recipe (`fakecloud dns recipe`) for one kind of router, pointing the vendor
+    """The router recipe (`fakecloud dns-config`) for one kind of router, pointing the vendor
     names at the announce address."""
     address = runtime.settings.effective_announce_address
     try:
         text = render_recipe(router_kind, runtime.catalogue, address)
     except ValueError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-    return {"router": router_kind, "routers": list(RECIPE_FORMATS), "address": address, "text": text}
+    return {
+        "router": router_kind,
+        "routers": list(RECIPE_FORMATS),
+        "address": address,
+        "text": text,
+    }
