@@ -37,6 +37,8 @@ def _records(files: list[Path]) -> Iterator[dict[str, Any]]:
 
 
 def _latest(files: list[Path], limit: int, kind: str | None) -> list[dict[str, Any]]:
+    # Reads every file (the rotation bounds them: capture_max_bytes each), keeps `limit`; in a
+    # worker thread, so the server's loop never waits on the disk.
     chosen = (record for record in _records(files) if kind is None or record["kind"] == kind)
     # The pseudonyms are learned from these records alone: the page needs no stable names
     # across the whole log, only that nothing secret shows.
