@@ -217,7 +217,8 @@ async def test_a_failing_batch_is_logged_and_the_next_one_commits(
         await store.log_session(camera.id, None, "camera", "192.0.2.1:1", "kept")
         await store.flush()
         filler = small_disk / "filler"
-        with filler.open("wb") as out, contextlib.suppress(OSError):
+        # Unbuffered: a write the full disk refuses fails in the loop, not again at close.
+        with filler.open("wb", buffering=0) as out, contextlib.suppress(OSError):
             for _ in range(FILL_CHUNKS):  # bounded: the disk is 1 MiB
                 out.write(b"\0" * FILL_CHUNK)
                 out.flush()
