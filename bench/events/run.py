@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import random
 import statistics
@@ -97,19 +98,25 @@ async def joined(readers: list[HlsReader], segments: int = 2) -> None:
 async def motion_cycle(
     camera: SimulatedCamera, watch: MotionWatch, cycles: int, delay: float
 ) -> list[tuple[float, float]]:
-    """(ms from the motion keyframe, ms from show_motion) to MQTT ON, for each cycle."""
+    """(ms from the motion keyframe, ms from show_motion) to MQTT ON for each cycle, None for
+    a cycle whose ON never came within MOTION_TIMEOUT."""
     loop = asyncio.get_running_loop()
     camera_id = camera.camera_id or 0
     await asyncio.sleep(delay)  # staggered start, so cameras do not move in step
-    latencies = []
+    latencies: list[tuple[float, float] | None] = []
     for _ in range(cycles):
         await camera.show_motion(True)
-        shown = loop.time()
-        on = await watch.next(camera_id, "ON", shown, MOTION_TIMEOUT)
-        sent = motion_keyframe_sent(camera, shown)
-        latencies.append(((on - sent) * 1000, (on - shown) * 1000))
+        shown = on = loop.time()
+        try:
+            on = await watch.next(camera_id, "ON", shown, MOTION_TIMEOUT)
+        except TimeoutError:
+            latencies.append(None)  # missed: counted, and the next cycle still runs
+        else:
+            sent = motion_keyframe_sent(camera, shown)
+            latencies.append(((on - sent) * 1000, (on - shown) * 1000))
         await camera.show_motion(False)
-        await watch.next(camera_id, "OFF", on, MOTION_TIMEOUT)
+        with contextlib.suppress(TimeoutError):
+            await watch.next(camera_id, "OFF", on, MOTION_TIMEOUT)
     return latencies
 
 
@@ -174,14 +181,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             motion_cycle(camera, watch, args.cycles, random.uniform(0, 2))
                             for camera in cameras
                         ]
-                        within = args.cycles * (2 * MOTION_TIMEOUT) + 10
+                        within = args.cycles * (2 * MOTION_TIMEOUT) + 20
                         per_camera = await all_of(cycles, within, "motion cycles")
                 finally:
                     for task in tasks:
                         task.cancel()
                     await asyncio.gather(*tasks, return_exceptions=True)
-    latencies = [pair for camera in per_camera for pair in camera]
-    return {"phases": phases, "latencies": latencies}
+    cycles_run = [pair for camera in per_camera for pair in camera]
+    latencies = [pair for pair in cycles_run if pair is not None]
+    return {"phases": phases, "latencies": latencies, "missed": len(cycles_run) - len(latencies)}
+
+
+def spread(values: list[float]) -> str:
+    """p50/p99 in whole milliseconds."""
+    if not values:
+        return "n/a"
+    return f"{statistics.median(values):.0f}/{percentile(values, 0.99):.0f}"
 
 
 def report(count: int, result: dict[str, Any]) -> list[str]:
@@ -190,21 +205,20 @@ def report(count: int, result: dict[str, Any]) -> list[str]:
     hls = per_camera["hls"]
     detection = per_camera["detect"] - hls
     recording = per_camera["record"] - per_camera["detect"]
-    from_keyframe = [keyframe for keyframe, _ in latencies]
-    from_call = [call for _, call in latencies]
     record = phases["record"]
     bench = max(100 * phase["bench"] for phase in phases.values())
     lag = max(phase["lag"] for phase in phases.values())
     return [
         f"{'cameras':>7} {'HLS/cam':>8} {'detection/cam':>16} {'recording/cam':>16} "
         f"{'recordings KB/s':>15} {'write_bytes KB/s':>16} {'motion->MQTT p50/p99 ms':>24} "
-        f"{'call->MQTT p50/p99 ms':>22} {'events':>6} {'bench CPU':>9} {'bench lag p99':>13}",
+        f"{'call->MQTT p50/p99 ms':>22} {'events':>6} {'missed':>6} {'bench CPU':>9} "
+        f"{'bench lag p99':>13}",
         f"{count:>7} {hls:>8.2f} {f'{detection:.2f} ({detection / hls:.2f}x)':>16} "
         f"{f'{recording:.2f} ({recording / hls:.2f}x)':>16} {record['folder'] / 1000:>15.1f} "
         f"{record['write_bytes'] / 1000:>16.1f} "
-        f"{f'{statistics.median(from_keyframe):.0f}/{percentile(from_keyframe, 0.99):.0f}':>24} "
-        f"{f'{statistics.median(from_call):.0f}/{percentile(from_call, 0.99):.0f}':>22} "
-        f"{len(latencies):>6} {bench:>8.0f}% {lag:>10.1f} ms",
+        f"{spread([keyframe for keyframe, _ in latencies]):>24} "
+        f"{spread([call for _, call in latencies]):>22} "
+        f"{len(latencies):>6} {result['missed']:>6} {bench:>8.0f}% {lag:>10.1f} ms",
     ]
 
 
