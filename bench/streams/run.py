@@ -80,8 +80,9 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 @contextlib.contextmanager
-def server_process(data_dir: Path, cameras: int) -> Any:
-    """`fakecloud serve` on loopback with high ports; yields (process, ports)."""
+def server_process(data_dir: Path, cameras: int, extra: dict[str, str] | None = None) -> Any:
+    """`fakecloud serve` on loopback with high ports (plus `extra` settings, FAKECLOUD_...);
+    yields (process, ports)."""
     cloud, http, relay, rtsp = free_ports(4)
     store = Store(Settings(data_dir=data_dir).database_path)
     try:
@@ -102,6 +103,7 @@ def server_process(data_dir: Path, cameras: int) -> Any:
         "FAKECLOUD_WEBRTC_MAX_PEERS": str(max(32, cameras)),
         "FAKECLOUD_LOG_LEVEL": "warning",
     }
+    environment |= extra or {}
     log = (data_dir / "server.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "fakecloud", "serve"],
