@@ -274,7 +274,7 @@ class MqttPart:
         elif isinstance(event, CameraChanged):
             await self._changed(event.camera_id)
         elif isinstance(event, Motion):
-            self._motion(event.camera_id)
+            self._motion(event.camera_id, event.detail.get("state"))
         elif isinstance(event, RecordingFinished):
             self.outbox.put(self.topics.recording(event.camera_id, event.path, event.seconds))
 
@@ -291,13 +291,19 @@ class MqttPart:
         for message in messages:
             self.outbox.put(message)
 
-    def _motion(self, camera_id: int) -> None:
-        self.outbox.put(self.topics.motion(camera_id, moving=True))
+    def _motion(self, camera_id: int, state: object) -> None:
+        """A detector says where motion starts and ends (`state`); a camera's own motion
+        event is a moment, so it shows ON for MOTION_HOLD_SECONDS (a new one extends it)."""
         if (pending := self._motion_off.pop(camera_id, None)) is not None:
             pending.cancel()
-        self._motion_off[camera_id] = asyncio.get_running_loop().call_later(
-            MOTION_HOLD_SECONDS, self._motion_ended, camera_id
-        )
+        if state == "end":
+            self._motion_ended(camera_id)
+            return
+        self.outbox.put(self.topics.motion(camera_id, moving=True))
+        if state != "start":
+            self._motion_off[camera_id] = asyncio.get_running_loop().call_later(
+                MOTION_HOLD_SECONDS, self._motion_ended, camera_id
+            )
         self._snapshot_soon(camera_id, asked="motion")
 
     def _motion_ended(self, camera_id: int) -> None:

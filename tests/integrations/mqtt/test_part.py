@@ -17,7 +17,8 @@ from pydantic import SecretStr
 
 from fakecloud.certs import ensure_authority
 from fakecloud.core.config import Settings
-from fakecloud.integrations.mqtt.part import MqttPart
+from fakecloud.core.events import Motion
+from fakecloud.integrations.mqtt.part import MOTION_HOLD_SECONDS, MqttPart
 from fakecloud.sim.camera import SimulatedCamera
 from fakecloud.sim.demo import simulated_mac
 from fakecloud.store.store import Store
@@ -112,6 +113,25 @@ async def test_motion_and_the_snapshot_button_publish_pictures(
             await publish(mosquitto, f"{base}/snapshot/take", "PRESS")
             pictures = await shot.messages()
         assert len(pictures) == 1 and pictures[0].payload.startswith(b"\xff\xd8")
+
+
+async def test_a_detectors_motion_is_on_from_its_start_to_its_end(
+    settings: Settings, mosquitto: Mosquitto
+) -> None:
+    async with cloud_on(settings, mosquitto.url) as (cloud, _), online(cloud.camera(0)) as cam:
+        camera_id = cam.camera_id
+        assert camera_id is not None
+        await subscribe(mosquitto, CONFIGS, count=ENTITY_COUNT)
+        topic = f"fakecloud/camera/{camera_id}/motion"
+        bus = cloud.runtime.services.bus
+        async with Subscriber(mosquitto, topic, count=1, skip_retained=True) as watching:
+            bus.publish(Motion(camera_id, {"state": "start"}))
+            assert [m.payload for m in await watching.messages()] == [b"ON"]
+        async with Subscriber(mosquitto, topic, count=1, skip_retained=True) as watching:
+            bus.publish(Motion(camera_id, {"state": "end"}))
+            # At once: not after the 10 s a camera's own motion event is held ON.
+            async with asyncio.timeout(MOTION_HOLD_SECONDS / 2):
+                assert [m.payload for m in await watching.messages()] == [b"OFF"]
 
 
 async def test_a_restarted_broker_and_home_assistant_get_discovery_again(
