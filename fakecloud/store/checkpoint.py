@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 # About SQLite's own automatic point (1,000 pages of 4 KiB).
 WAL_LIMIT_BYTES = 4 * 1024 * 1024
 # A log this many times the limit (64 MiB) is copied in full, holding commits back meanwhile.
-# Above what a storm writes (2,000 new cameras: about 40 MiB, which hit a 16 MiB cap one to four
-# times, 100-200 ms each), so only a sustained flood of writes pays for the cap.
+# Raised from 4 (16 MiB), which a storm of 2,000 new cameras reached one to four times (a
+# 100-200 ms pause each), so that a storm ends before it and only a sustained flood pays for it.
 WAL_CAP_FACTOR = 16
 # Seconds between PASSIVE checkpoints while the log stays past the limit.
 CHECKPOINT_INTERVAL = 0.05
