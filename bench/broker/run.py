@@ -44,6 +44,7 @@ from fakecloud.broker import Broker
 from fakecloud.capture.log import CaptureLog
 from fakecloud.core.collector import settle_startup_objects
 from fakecloud.core.config import Settings
+from fakecloud.core.memory import keep_returning_memory
 from fakecloud.frontdoor.connection_info import ConnectionInfo
 from fakecloud.net.cxnet import Action, CXNetError, Frame, FrameDecoder, encode_frame
 from fakecloud.net.properties import PropertiesError, encode_properties, parse_properties
@@ -225,6 +226,7 @@ async def serve(kind: str, data_dir: Path, known_cameras: int) -> None:
         broker = Broker(settings, async_store, capture)
         await broker.start()
         settle_startup_objects()  # as `fakecloud serve` does once its parts have started
+        keep_returning_memory()  # and its timer: old garbage collected, freed memory returned
         handle = broker_handler(broker)
     else:
         handle = ReferenceResponder().handle

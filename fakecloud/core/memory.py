@@ -7,7 +7,9 @@ kept there, so a wrong-password flood leaves the process tens of MiB larger for 
 2 threads hashing go from 16 to 48 MiB and stay; with a fixed threshold they stay at 16).
 Fixing the threshold also turns that dynamic raise off. What a flood frees on the main thread
 (TLS connections, records) leaves holes in the heap below its top, which only malloc_trim()
-returns; the server trims every `TRIM_INTERVAL` seconds.
+returns; the server trims every `TRIM_INTERVAL` seconds, and right after each full collection
+of garbage cycles (core/collector.py): memory that garbage holds comes back only once it is
+freed.
 
 Elsewhere (musl, macOS) these are no-ops that say so at debug level.
 """
@@ -18,6 +20,8 @@ import asyncio
 import ctypes
 import functools
 import logging
+
+from fakecloud.core.collector import TimedCollections
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,9 @@ LARGE_BLOCK_BYTES = 1024 * 1024
 # records leave holes in the heap that its top cannot return. A trim takes well under a
 # millisecond on a quiet heap and about 10 ms on 250 MiB of holes (measured).
 TRIM_INTERVAL = 10.0
+# The collector's timer looks this often per interval, so that the first quiet seconds after
+# a flood are the ones that collect and trim.
+CHECKS_PER_INTERVAL = 5
 
 
 @functools.cache
@@ -64,15 +71,22 @@ def return_freed_memory() -> bool:
 
 
 def keep_returning_memory(interval: float = TRIM_INTERVAL) -> None:
-    """For a server's running loop: large blocks always returned, and freed memory every
-    `interval` seconds (the timer ends with the loop)."""
-    if not return_large_blocks():
-        return
+    """For a server's running loop: large blocks always returned; garbage cycles collected when
+    worth it (core/collector.py); freed memory returned after each collection and at least every
+    `interval` seconds. The timer ends with the loop."""
+    trims = return_large_blocks()
     loop = asyncio.get_running_loop()
+    collections = TimedCollections()
+    trimmed_at = loop.time()
 
-    def trim() -> None:
-        # Off the loop: on a fragmented heap one trim takes tens of milliseconds.
-        loop.run_in_executor(None, return_freed_memory)
-        loop.call_later(interval, trim)
+    def tick() -> None:
+        nonlocal trimmed_at
+        # On the loop: the collector needs the GIL either way.
+        collected = collections.tick()
+        if trims and (collected or loop.time() - trimmed_at >= interval):
+            trimmed_at = loop.time()
+            # Off the loop: on a fragmented heap one trim takes tens of milliseconds.
+            loop.run_in_executor(None, return_freed_memory)
+        loop.call_later(interval / CHECKS_PER_INTERVAL, tick)
 
-    loop.call_later(interval, trim)
+    loop.call_later(interval / CHECKS_PER_INTERVAL, tick)

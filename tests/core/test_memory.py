@@ -1,7 +1,9 @@
-"""Freed memory goes back to the system (core/memory.py): measured in a fresh process."""
+"""Freed memory goes back to the system (core/memory.py): measured in a fresh process; old
+garbage cycles are collected on the server loop's timer."""
 
 from __future__ import annotations
 
+import asyncio
 import platform
 import subprocess
 import sys
@@ -9,7 +11,9 @@ import textwrap
 
 import pytest
 
-from fakecloud.core.memory import return_freed_memory, return_large_blocks
+from fakecloud.core.collector import settle_startup_objects
+from fakecloud.core.memory import keep_returning_memory, return_freed_memory, return_large_blocks
+from tests.core.cycles import old_garbage_cycle
 
 IS_GLIBC = platform.libc_ver()[0] == "glibc"
 glibc_only = pytest.mark.skipif(not IS_GLIBC, reason="malloc tuning is glibc's (elsewhere a no-op)")
@@ -108,3 +112,14 @@ def test_a_server_loop_returns_the_holes_a_flood_leaves() -> None:
     )
     before, after, _ = (float(figure) for figure in shown.stdout.split())
     assert before - after > 30
+
+
+async def test_a_server_loop_collects_garbage_that_grew_old(restored_collector: None) -> None:
+    settle_startup_objects()
+    keep_returning_memory(0.05)
+    gone = old_garbage_cycle(objects=5_000)  # more than TimedCollections.LEAST_GROWTH
+    for _ in range(100):  # at most 5 s: the collection runs on this loop's timer
+        if gone() is None:
+            break
+        await asyncio.sleep(0.05)
+    assert gone() is None
