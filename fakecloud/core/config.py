@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="more names HTTP requests may carry in Host (a reverse proxy's name)",
     )
+    # Security consideration: X-Ingress-Path steers redirects and cookie paths, so it is read
+    # only from these addresses (Home Assistant's Supervisor, 172.30.32.2); default: nowhere.
+    ingress_proxy: CommaList = Field(
+        default_factory=list,
+        description="addresses or networks of a Home Assistant ingress proxy (X-Ingress-Path)",
+    )
     http_port: int = Field(8000, ge=0, le=65535, description="dashboard and REST (plain HTTP)")
     cloud_ports: PortList = Field(default_factory=lambda: [80, 443, 5104, 6178, 8080])
     relay_port: int = Field(6178, ge=0, le=65535, description="UDP media relay")
@@ -266,6 +272,7 @@ class Settings(BaseSettings):
         "extra_hostnames",
         "trusted_networks",
         "allowed_hosts",
+        "ingress_proxy",
         "webhook_urls",
         "wemo_sensors",
         mode="before",
@@ -328,7 +335,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"port {port} is out of range")
         return value
 
-    @field_validator("dns_allowed_networks", "trusted_networks")
+    @field_validator("dns_allowed_networks", "trusted_networks", "ingress_proxy")
     @classmethod
     def _networks_parse(cls, value: list[str]) -> list[str]:
         for network in value:
@@ -399,6 +406,9 @@ class Settings(BaseSettings):
 
     def trusted_http_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return _parse_networks(self.trusted_networks)
+
+    def ingress_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return _parse_networks(self.ingress_proxy)
 
 
 def _parse_networks(networks: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 OPTIONS_FILE = Path("/data/options.json")
 SUPERVISOR_MQTT = "http://supervisor/services/mqtt"
+# Home Assistant's ingress reaches add-ons from the Supervisor's fixed address on its network
+# (the add-on ingress documentation): only there is X-Ingress-Path believed (docs/ha-addon.md).
+SUPERVISOR_ADDRESS = "172.30.32.2"
 # Every option in addon/config.yaml and the setting it sets (tests/integrations check both ways).
 OPTION_SETTINGS = {
     "announce_address": "announce_address",
@@ -38,7 +41,7 @@ MAX_ANSWER_BYTES = 64 * 1024
 def environment(options: dict[str, Any], mqtt_service: dict[str, Any] | None) -> dict[str, str]:
     """The FAKECLOUD_* variables for these options (unset ones keep fakecloud's defaults) and
     the Supervisor's MQTT service (unless the owner gave an MQTT URL of their own)."""
-    variables = {"FAKECLOUD_DATA_DIR": "/data"}
+    variables = {"FAKECLOUD_DATA_DIR": "/data", "FAKECLOUD_INGRESS_PROXY": SUPERVISOR_ADDRESS}
     for option, value in options.items():
         setting = OPTION_SETTINGS.get(option)
         if setting is None or value is None or value == "":

@@ -14,15 +14,16 @@ from urllib.parse import quote
 from fakecloud.core.config import Settings
 
 
-def http_paths(camera_id: int) -> dict[str, str]:
-    """The HTTP outputs' paths on the server (what a page served by fakecloud links to)."""
-    base = f"/api/cameras/{camera_id}"
+def http_paths(camera_id: int, prefix: str = "") -> dict[str, str]:
+    """The HTTP outputs' paths on the server (what a page served by fakecloud links to), under
+    the path prefix the browser sees the server at (Home Assistant's ingress)."""
+    base = f"{prefix}/api/cameras/{camera_id}"
     return {
         "snapshot": f"{base}/snapshot.jpg",
         "mjpeg": f"{base}/stream.mjpeg",
         "hls": f"{base}/hls/index.m3u8",
         "llhls": f"{base}/hls/ll.m3u8",
-        "flv": f"/cxs/api/devices/{camera_id}/cam/liveStream?type=video/x-flv",
+        "flv": f"{prefix}/cxs/api/devices/{camera_id}/cam/liveStream?type=video/x-flv",
         "webrtc": f"{base}/webrtc",
     }
 

@@ -48,7 +48,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.live_listeners = routes_live.Listeners()
     # Added first, so it runs inside BodyLimit: an oversized body is refused whatever its Host.
     app.add_middleware(
-        HostCheck, allowed=AllowedHosts.for_settings(runtime.settings, runtime.catalogue)
+        HostCheck,
+        allowed=AllowedHosts.for_settings(runtime.settings, runtime.catalogue),
+        settings=runtime.settings,
     )
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_bytes)
     routes = (

@@ -15,6 +15,7 @@ import secrets
 
 from fastapi import HTTPException, Request, Response, status
 
+from fakecloud.web.ingress import cookie_path, external_origin
 from fakecloud.web.sessions import SESSION_COOKIE, under_tls
 
 CSRF_COOKIE = "fakecloud_csrf"
@@ -33,17 +34,16 @@ def give_csrf_cookie(request: Request, response: Response) -> None:
         httponly=False,  # the page's scripts read it: that is the point
         samesite="strict",
         secure=under_tls(request),
+        path=cookie_path(request),
     )
 
 
-def own_origin(request: Request) -> str:
-    return f"{request.url.scheme}://{request.headers.get('host', '')}"
-
-
 def require_csrf(request: Request) -> None:
-    """The dependency every state-changing route of the web app declares."""
+    """The dependency every state-changing route of the web app declares. Security
+    consideration: behind Home Assistant's ingress the pages' origin is Home Assistant's, which
+    is accepted only on a connection from the ingress proxy (fakecloud.web.ingress)."""
     origin = request.headers.get("origin")
-    if origin is not None and origin != own_origin(request):
+    if origin is not None and origin != external_origin(request):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "requests from other sites are refused")
     if request.headers.get("sec-fetch-site") in _OTHER_SITES:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "requests from other sites are refused")

@@ -15,6 +15,7 @@ from typing import Any
 
 from fakecloud.catalogue import Catalogue, normalise
 from fakecloud.core.config import Settings
+from fakecloud.web.ingress import INGRESS_PATH_HEADER, trusted_prefix
 
 # Probes (Docker's health check, load balancers) send whatever Host they like; the answer is a
 # constant, so a rebinding page learns nothing from it.
@@ -106,12 +107,14 @@ def machine_names() -> list[str]:
 class HostCheck:
     """ASGI middleware: 421 for a request naming a foreign Host, 400 for a malformed one."""
 
-    def __init__(self, app: Any, allowed: AllowedHosts):
+    def __init__(self, app: Any, allowed: AllowedHosts, settings: Settings):
         self.app = app
         self.allowed = allowed
+        self.settings = settings
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] not in ("http", "websocket") or scope.get("path") in UNCHECKED_PATHS:
+        web = scope["type"] in ("http", "websocket")
+        if not web or scope.get("path") in UNCHECKED_PATHS or self._through_ingress(scope):
             await self.app(scope, receive, send)
             return
         refusal = self.refusal(_header(scope, b"host"))
@@ -127,6 +130,14 @@ class HostCheck:
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    def _through_ingress(self, scope: dict[str, Any]) -> bool:
+        """Security consideration: Home Assistant's Supervisor passes on the Host the browser
+        gave Home Assistant (its name, not ours). A rebinding page's request does not come from
+        the Supervisor's address: reaching us through it takes a Home Assistant ingress session."""
+        client = scope.get("client")
+        header = _header(scope, INGRESS_PATH_HEADER.encode())
+        return bool(trusted_prefix(self.settings, client[0] if client else None, header))
 
     def refusal(self, header: str | None) -> tuple[int, str] | None:
         """None when the request may go on; otherwise its status and the one line to answer.

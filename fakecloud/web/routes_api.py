@@ -11,12 +11,13 @@ from fakecloud.core.config import Settings
 from fakecloud.core.errors import UserError
 from fakecloud.media.urls import http_paths, snippets, stream_key, urls_for_settings
 from fakecloud.web.deps import CameraDep, RuntimeDep, StoreDep, ViewerDep, error_responses
+from fakecloud.web.ingress import ExternalPrefix
 from fakecloud.web.sessions import require_anti_csrf
 
 router = APIRouter(tags=["api"])
 
 
-def camera_summary(camera: Any, settings: Settings) -> dict[str, Any]:
+def camera_summary(camera: Any, settings: Settings, prefix: str) -> dict[str, Any]:
     return {
         "id": camera.id,
         "alias": camera.alias,
@@ -28,24 +29,27 @@ def camera_summary(camera: Any, settings: Settings) -> dict[str, Any]:
         "last_ip": camera.last_ip,
         "last_seen": camera.last_seen,
         "firmware": camera.firmware,
-        # Where other programs watch (the announce address); the dashboard links `paths`.
+        # Where other programs watch (the announce address); the dashboard links `paths`, which
+        # are under the prefix the browser sees (Home Assistant's ingress).
         "urls": urls_for_settings(settings, camera.id, camera.name).as_dict(),
-        "paths": http_paths(camera.id),
+        "paths": http_paths(camera.id, prefix),
     }
 
 
 @router.get("/api/cameras", responses=error_responses(401))
 async def list_cameras(
-    viewer: ViewerDep, store: StoreDep, runtime: RuntimeDep
+    viewer: ViewerDep, store: StoreDep, runtime: RuntimeDep, prefix: ExternalPrefix
 ) -> list[dict[str, Any]]:
     cameras = await store.list_cameras(owner=viewer.login)
-    return [camera_summary(camera, runtime.settings) for camera in cameras]
+    return [camera_summary(camera, runtime.settings, prefix) for camera in cameras]
 
 
 @router.get("/api/cameras/{camera_id}", responses=error_responses(401, 404))
-async def show_camera(camera: CameraDep, runtime: RuntimeDep) -> dict[str, Any]:
+async def show_camera(
+    camera: CameraDep, runtime: RuntimeDep, prefix: ExternalPrefix
+) -> dict[str, Any]:
     """The camera, with its URLs and copy-ready snippets for players and NVRs."""
-    summary = camera_summary(camera, runtime.settings)
+    summary = camera_summary(camera, runtime.settings, prefix)
     urls = urls_for_settings(runtime.settings, camera.id, camera.name)
     return summary | {"snippets": snippets(urls, stream_key(camera.id, camera.name))}
 
@@ -63,6 +67,7 @@ async def approve_camera(
     viewer: ViewerDep,
     store: StoreDep,
     runtime: RuntimeDep,
+    prefix: ExternalPrefix,
 ) -> dict[str, Any]:
     """Give a pending camera its owner; its live session (if any) serves them at once.
     Security consideration: an account approves only for itself, and a camera it cannot see
@@ -81,4 +86,4 @@ async def approve_camera(
     broker = runtime.services.broker
     if broker is not None:
         await broker.camera_changed(camera_id)
-    return camera_summary(camera, runtime.settings) | {"proof": camera.proof}
+    return camera_summary(camera, runtime.settings, prefix) | {"proof": camera.proof}

@@ -15,6 +15,7 @@ from fakecloud.net.commands import format_command, format_plus_fields
 from fakecloud.store.models import MAX_NAME_LENGTH
 from fakecloud.web.csrf import require_csrf
 from fakecloud.web.deps import CameraDep, RuntimeDep, StoreDep, error_responses
+from fakecloud.web.ingress import ExternalPrefix
 from fakecloud.web.routes_api import camera_summary
 
 router = APIRouter(prefix="/api/cameras/{camera_id}", tags=["api"])
@@ -52,7 +53,7 @@ def modify_device(camera_id: int, video: VideoSettings) -> str:
 
 @router.put("/name", dependencies=CsrfChecked, responses=error_responses(400, 401, 403, 404))
 async def rename(
-    camera: CameraDep, new: NewName, store: StoreDep, runtime: RuntimeDep
+    camera: CameraDep, new: NewName, store: StoreDep, runtime: RuntimeDep, prefix: ExternalPrefix
 ) -> dict[str, Any]:
     """Stored by fakecloud, which answers the camera's own name lookup with it
     (/camsetup/retrievecamera.php); no command is known that renames a camera directly."""
@@ -60,7 +61,7 @@ async def rename(
         renamed = await store.update_camera(camera.id, name=new.name.strip())
     except UserError as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
-    return camera_summary(renamed, runtime.settings)
+    return camera_summary(renamed, runtime.settings, prefix)
 
 
 @router.put(

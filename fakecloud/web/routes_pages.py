@@ -6,6 +6,7 @@ shipped in the package (docs/web.md)."""
 from __future__ import annotations
 
 from functools import cache
+from html import escape
 from importlib.resources import files
 from urllib.parse import quote
 
@@ -14,21 +15,32 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from fakecloud.web.csrf import give_csrf_cookie
 from fakecloud.web.deps import DatabaseId, StoreDep, authenticate
+from fakecloud.web.ingress import external_prefix
 
 router = APIRouter(include_in_schema=False)
 
 # Security consideration: the pages run only their own scripts (no inline script, nothing from
-# another origin), cannot be framed (clickjacking), and send no Referer elsewhere.
+# another origin), cannot be framed (clickjacking), and send no Referer elsewhere. `<base>` may
+# name only this origin: it is what makes the pages' relative URLs work under a path prefix.
 PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:;"
         " script-src 'self'; style-src 'self'; connect-src 'self'; object-src 'none';"
-        " base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+        " base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
+}
+# Home Assistant shows an ingress panel in an iframe of its own pages, which share the origin of
+# the ingress URL: behind ingress (only), pages of that origin may frame ours.
+INGRESS_PAGE_HEADERS = {
+    **PAGE_HEADERS,
+    "Content-Security-Policy": PAGE_HEADERS["Content-Security-Policy"].replace(
+        "frame-ancestors 'none'", "frame-ancestors 'self'"
+    ),
+    "X-Frame-Options": "SAMEORIGIN",
 }
 
 
@@ -38,17 +50,26 @@ def _shell() -> str:
 
 
 def page(request: Request, name: str, title: str) -> Response:
-    """The shell for page `name` (static/<name>.js draws it)."""
-    html = _shell().replace("{{page}}", name).replace("{{title}}", title)
-    response = HTMLResponse(html, headers=PAGE_HEADERS)
+    """The shell for page `name` (static/<name>.js draws it), its relative URLs resolved
+    against the external prefix (`<base href>`)."""
+    prefix = external_prefix(request)
+    html = (
+        _shell()
+        .replace("{{root}}", escape(f"{prefix}/"))
+        .replace("{{page}}", name)
+        .replace("{{title}}", title)
+    )
+    response = HTMLResponse(html, headers=INGRESS_PAGE_HEADERS if prefix else PAGE_HEADERS)
     give_csrf_cookie(request, response)
     return response
 
 
 async def _signed_in_page(request: Request, store: StoreDep, name: str, title: str) -> Response:
-    """The page for someone signed in; anyone else goes to /login and comes back after."""
+    """The page for someone signed in; anyone else goes to /login and comes back after (`next`
+    is the path below the prefix, which the sign-in page resolves against `<base href>`)."""
     if await authenticate(request, store) is None:
-        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        where = f"{external_prefix(request)}/login?next={quote(request.url.path)}"
+        return RedirectResponse(where, status_code=303)
     return page(request, name, title)
 
 

@@ -17,6 +17,7 @@ from fakecloud.media.outputs.webrtc_offer import (
     read_offer,
 )
 from fakecloud.web.deps import MediaOutputsDep
+from fakecloud.web.ingress import ExternalPrefix
 from fakecloud.web.routes_media import NO_CACHE, CameraId, video_errors
 
 router = APIRouter(tags=["media"])
@@ -25,7 +26,9 @@ SessionId = Annotated[str, Path(max_length=64)]
 
 
 @router.post("/api/cameras/{camera_id}/webrtc")
-async def webrtc_offer(camera_id: CameraId, request: Request, outputs: MediaOutputsDep) -> Response:
+async def webrtc_offer(
+    camera_id: CameraId, request: Request, outputs: MediaOutputsDep, prefix: ExternalPrefix
+) -> Response:
     declared = request.headers.get("content-length", "0")
     if not declared.isdigit() or int(declared) > MAX_OFFER_BYTES:
         raise HTTPException(
@@ -44,7 +47,9 @@ async def webrtc_offer(camera_id: CameraId, request: Request, outputs: MediaOutp
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
         except OfferError as error:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
-    headers = {**NO_CACHE, "Location": f"/api/cameras/{camera_id}/webrtc/{session.id}"}
+    # The session's path as the browser sees it: under Home Assistant's ingress prefix too.
+    location = f"{prefix}/api/cameras/{camera_id}/webrtc/{session.id}"
+    headers = {**NO_CACHE, "Location": location}
     if offer.as_json:
         answer = {"type": "answer", "sdp": session.answer}
         return JSONResponse(answer, status.HTTP_201_CREATED, headers=headers)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import HTTPException, Request, Response, status
 
 from fakecloud.store.protocol import CameraStore
+from fakecloud.web.ingress import cookie_path, external_scheme
 
 SESSION_COOKIE = "SeedonkSession"  # the Seedonk portal's cookie name (docs/protocol.md section 2)
 ANTI_CSRF_HEADER = "AntiCSRF"  # the Seedonk portal sent it on every state-changing call
@@ -39,7 +40,9 @@ async def start_session(
 ) -> None:
     """Sign the browser in. Security consideration: the cookie is HttpOnly (no script reads
     it), SameSite=Lax (other sites' forms do not carry it), and `Secure` under TLS, so the
-    browser never sends it over plain HTTP where anyone on the LAN could read it."""
+    browser never sends it over plain HTTP where anyone on the LAN could read it. Behind Home
+    Assistant's ingress its path is our prefix: Home Assistant and other add-ons on the same
+    origin never receive it."""
     token = await store.start_web_session(login, SESSION_LIFETIME)
     response.set_cookie(
         SESSION_COOKIE,
@@ -48,6 +51,7 @@ async def start_session(
         httponly=True,
         samesite="lax",
         secure=under_tls(request),
+        path=cookie_path(request),
     )
 
 
@@ -56,8 +60,15 @@ async def end_session(request: Request, response: Response, store: CameraStore) 
     token = session_cookie(request)
     if token:
         await store.end_web_session(token)
-    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax", secure=under_tls(request))
+    response.delete_cookie(
+        SESSION_COOKIE,
+        httponly=True,
+        samesite="lax",
+        secure=under_tls(request),
+        path=cookie_path(request),
+    )
 
 
 def under_tls(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """The browser speaks TLS to us, or (behind ingress) to Home Assistant."""
+    return external_scheme(request) == "https"

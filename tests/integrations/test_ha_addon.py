@@ -95,6 +95,8 @@ def test_the_default_options_start_fakecloud_with_valid_settings(
         monkeypatch.setenv(name, value)
     settings = load_settings()
     assert settings.trusted_networks == ["127.0.0.0/8", "::1/128"]
+    # Ingress: X-Ingress-Path is believed from the Supervisor only.
+    assert settings.ingress_proxy == ["172.30.32.2"]
     broker = settings.mqtt_broker
     assert broker is not None and (broker.host, broker.password) == ("core-mosquitto", "p@ss:w/rd")
 

@@ -40,7 +40,7 @@ async def wizard_sees_the_camera_come_online(page: Any, cloud: Cloud) -> None:
     await page.locator("#setup-command", has_text="--ssid 'Attic net'").wait_for()
     await page.select_option("#router", "hosts")
     await page.locator("#recipe", has_text=f"{address} server.seedonk.com").wait_for()
-    await page.locator("#ca-links a[href='/ca.mobileconfig']").wait_for()
+    await page.locator("#ca-links a[href='ca.mobileconfig']").wait_for()
     async with online(cloud.camera(0)) as camera:
         await page.locator(f'#seen [data-camera="{camera.camera_id}"] .pill').wait_for()
         await screenshot(page, "setup-1280")

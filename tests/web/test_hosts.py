@@ -83,7 +83,7 @@ def test_the_policy_allows_our_names_and_any_address(settings: Settings) -> None
 
 
 def test_the_refusal_is_one_clear_line(settings: Settings) -> None:
-    check = HostCheck(app=None, allowed=_policy(settings))
+    check = HostCheck(app=None, allowed=_policy(settings), settings=settings)
     assert check.refusal(None) is None
     assert check.refusal("netcam.belkin.com") is None
     status, line = check.refusal(REBINDING_HOST) or (0, "")

@@ -38,7 +38,7 @@ async def test_signed_in_pages_carry_their_protections(cloud: Cloud) -> None:
             assert reply.status_code == 200, path
             assert "script-src 'self'" in reply.headers["content-security-policy"]
             assert reply.headers["x-frame-options"] == "DENY"
-            assert 'src="/static/app.js"' in reply.text
+            assert '<base href="/">' in reply.text and 'src="static/app.js"' in reply.text
             assert "{{" not in reply.text
 
 

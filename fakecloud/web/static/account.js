@@ -21,7 +21,7 @@ function passwordCard() {
       return;
     }
     try {
-      const done = await api("/api/account/password", { method: "POST", body: { current: current.value, new: fresh.value } });
+      const done = await api("api/account/password", { method: "POST", body: { current: current.value, new: fresh.value } });
       form.reset();
       toast(`Password changed; ${done.sessions_ended} other session(s) signed out`);
     } catch (failure) {
@@ -34,7 +34,7 @@ function passwordCard() {
 function tokensCard(account, redraw) {
   const revoke = (token) => async () => {
     if (!confirm(`Revoke the token "${token.label}"? Whatever uses it stops working.`)) return;
-    await api(`/api/account/tokens/${token.id}`, { method: "DELETE" });
+    await api(`api/account/tokens/${token.id}`, { method: "DELETE" });
     toast("Token revoked");
     redraw();
   };
@@ -51,7 +51,7 @@ function tokensCard(account, redraw) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
-      const issued = await api("/api/account/tokens", { method: "POST", body: { label: label.value } });
+      const issued = await api("api/account/tokens", { method: "POST", body: { label: label.value } });
       const box = el("input", { readonly: true, value: issued.token, id: "token-value", "aria-label": "The new token" });
       await redraw();
       document.getElementById("new-token").replaceChildren(el("div", { class: "secret" },
@@ -69,7 +69,7 @@ function tokensCard(account, redraw) {
 
 export async function draw(main) {
   const redraw = async () => {
-    const account = await api("/api/account");
+    const account = await api("api/account");
     main.replaceChildren(
       el("div", { class: "page-head" }, el("div", {}, el("h1", { text: "Account" }),
         el("span", { class: "sub", text: `Signed in as ${account.login} · since ${localTime(account.created)}` }))),

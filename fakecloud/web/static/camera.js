@@ -1,9 +1,9 @@
 // /cameras/<id>: live view, snapshot, rename, video settings, stream URLs, events, forget.
-import { api, el, icon, cameraName, relativeTime, localTime, statusPill, listenForCameras, toast, copyText } from "./lib.js";
+import { api, appPath, el, icon, cameraName, relativeTime, localTime, statusPill, listenForCameras, toast, copyText } from "./lib.js";
 import { startLiveView } from "./live-view.js";
 
 const SIZES = ["320x180", "640x360", "1280x720"];
-const cameraId = Number(location.pathname.split("/")[2]);
+const cameraId = Number(appPath().split("/")[2]);
 let camera, live = null, starting = false;
 const parts = {};
 
@@ -49,7 +49,7 @@ function titleBlock() {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       try {
-        camera = await api(`/api/cameras/${cameraId}/name`, { method: "PUT", body: { name: input.value } });
+        camera = await api(`api/cameras/${cameraId}/name`, { method: "PUT", body: { name: input.value } });
         toast("Renamed");
         drawHead();
       } catch (failure) {
@@ -64,7 +64,7 @@ function titleBlock() {
 
 function drawHead() {
   document.title = `${cameraName(camera)} · fakecloud`;
-  parts.head.replaceChildren(titleBlock(), el("a", { href: "/", class: "button small", text: "All cameras" }));
+  parts.head.replaceChildren(titleBlock(), el("a", { href: "./", class: "button small", text: "All cameras" }));
 }
 
 function snapshot() {
@@ -79,7 +79,7 @@ function detailList(rows) {
 }
 
 async function drawConnection() {
-  const info = await api(`/api/cameras/${cameraId}/connection`);
+  const info = await api(`api/cameras/${cameraId}/connection`);
   const session = info.session
     ? `${info.session.peer} → port ${info.session.port}${info.session.tls ? " (TLS)" : ""}`
     : "not connected";
@@ -111,7 +111,7 @@ function drawVideoForm(current) {
     event.preventDefault();
     send.disabled = true;
     try {
-      await api(`/api/cameras/${cameraId}/video`, { method: "PUT", body: { size: size.value, fps: Number(fps.value), quality: Number(quality.value) } });
+      await api(`api/cameras/${cameraId}/video`, { method: "PUT", body: { size: size.value, fps: Number(fps.value), quality: Number(quality.value) } });
       toast("The camera took the new settings");
     } catch (failure) {
       toast("Not changed: " + failure.message);
@@ -150,12 +150,12 @@ function drawUrls() {
   parts.urls.replaceChildren(el("h2", { text: "Stream URLs" }),
     el("div", { class: "urls" }, rows),
     el("p", { class: "muted" }, "Programs outside the trusted networks sign in with your login and an access token (",
-      el("a", { href: "/account", text: "create one" }), ")."),
+      el("a", { href: "account", text: "create one" }), ")."),
     ...snippets.flatMap(([title, text]) => [el("strong", { text: title }), el("pre", { class: "snippet", text })]));
 }
 
 async function drawEvents() {
-  const events = await api(`/api/cameras/${cameraId}/events?limit=15`);
+  const events = await api(`api/cameras/${cameraId}/events?limit=15`);
   const list = events.length
     ? el("ul", { class: "events" }, events.map((event) => el("li", {},
         el("span", { text: event.kind }), el("span", { class: "muted", text: localTime(event.time) }))))
@@ -167,8 +167,8 @@ function drawDanger() {
   const forget = async () => {
     if (!confirm(`Forget ${cameraName(camera)}? Its events are deleted; if it logs in again it returns as a new camera.`)) return;
     try {
-      await api(`/api/cameras/${cameraId}`, { method: "DELETE" });
-      location.assign("/");
+      await api(`api/cameras/${cameraId}`, { method: "DELETE" });
+      location.assign("./");
     } catch (failure) {
       toast("Not forgotten: " + failure.message);
     }
@@ -180,11 +180,11 @@ function drawDanger() {
 
 async function reload() {
   try {
-    camera = await api(`/api/cameras/${cameraId}`);
+    camera = await api(`api/cameras/${cameraId}`);
   } catch (failure) {
     if (failure.status === 404) {
       document.getElementById("main").replaceChildren(el("div", { class: "card empty" },
-        el("h2", { text: "No such camera" }), el("p", {}, el("a", { href: "/", text: "Back to all cameras" }))));
+        el("h2", { text: "No such camera" }), el("p", {}, el("a", { href: "./", text: "Back to all cameras" }))));
       return false;
     }
     throw failure;

@@ -33,7 +33,7 @@ function approveButton(camera) {
   const approve = async (event) => {
     event.preventDefault();
     try {
-      await api(`/api/cameras/${camera.id}/approve`, { method: "POST", body: {}, headers: { AntiCSRF: "1" } });
+      await api(`api/cameras/${camera.id}/approve`, { method: "POST", body: {}, headers: { AntiCSRF: "1" } });
       toast(`${cameraName(camera)} is yours now`);
       await updateCamera(camera.id);
     } catch (failure) {
@@ -49,7 +49,7 @@ function meta(camera) {
 }
 
 function drawTile(camera) {
-  const node = el("a", { class: "tile", href: `/cameras/${camera.id}`, "data-camera": camera.id },
+  const node = el("a", { class: "tile", href: `cameras/${camera.id}`, "data-camera": camera.id },
     el("div", { class: "picture" }),
     el("div", { class: "tile-body" },
       el("div", { class: "tile-title" }, el("span", { text: cameraName(camera) }), statusPill(camera)),
@@ -94,7 +94,7 @@ function remove(id) {
 
 async function updateCamera(id) {
   try {
-    place(await api(`/api/cameras/${id}`), grid);
+    place(await api(`api/cameras/${id}`), grid);
   } catch (failure) {
     if (failure.status === 404) remove(id);
   }
@@ -102,7 +102,7 @@ async function updateCamera(id) {
 }
 
 async function loadAll() {
-  const cameras = await api("/api/cameras");
+  const cameras = await api("api/cameras");
   const known = new Set(cameras.map((camera) => camera.id));
   for (const id of [...tiles.keys()]) if (!known.has(id)) remove(id);
   cameras.sort((a, b) => cameraName(a).localeCompare(cameraName(b)));

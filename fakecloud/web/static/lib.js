@@ -2,6 +2,21 @@
 
 const CSRF_COOKIE = "fakecloud_csrf";
 
+// Every URL in the pages is relative to the app's root, the page's <base href>: "/" directly,
+// "/api/hassio_ingress/<token>/" behind Home Assistant's ingress (docs/ha-addon.md).
+const ROOT = new URL(document.baseURI).pathname;
+
+// The page's path as the server routes it ("/cameras/3"), whatever the root.
+export function appPath() {
+  return "/" + location.pathname.slice(ROOT.length);
+}
+
+// The URL of a path the server routes ("/cameras/3"), under the root and never above it.
+export function appUrl(path) {
+  const url = new URL("." + path, document.baseURI);
+  return url.pathname.startsWith(ROOT) ? url.href : ROOT;
+}
+
 export class ApiError extends Error {
   constructor(status, detail) {
     super(detail || `HTTP ${status}`);
@@ -15,7 +30,7 @@ function csrfToken() {
 }
 
 export function signInUrl() {
-  return "/login?next=" + encodeURIComponent(location.pathname);
+  return "login?next=" + encodeURIComponent(appPath());
 }
 
 // fetch() for the JSON API: sends the CSRF token, reads errors' `detail`, and sends someone
@@ -32,7 +47,7 @@ export async function api(path, { method = "GET", body, text, headers = {}, raw 
     options.body = text;
   }
   const reply = await fetch(path, options);
-  if (reply.status === 401 && !path.startsWith("/api/auth/")) {
+  if (reply.status === 401 && !path.startsWith("api/auth/")) {
     location.assign(signInUrl());
     throw new ApiError(401, "signed out");
   }
@@ -137,7 +152,7 @@ export async function copyText(text, input) {
 // `onConnect()` whenever the stream (re)connects, so a page can refetch what it missed.
 // <body data-live> says whether the page is receiving them ("connected" or "waiting").
 export function listenForCameras(onChange, onConnect) {
-  const source = new EventSource("/api/live");
+  const source = new EventSource("api/live");
   document.body.dataset.live = "waiting";
   source.addEventListener("camera", (message) => onChange(JSON.parse(message.data)));
   source.addEventListener("open", () => {

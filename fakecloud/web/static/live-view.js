@@ -46,7 +46,7 @@ async function webrtc(camera, frame) {
     });
     await peer.setLocalDescription(await peer.createOffer());
     await gathered(peer);
-    const reply = await api(`/api/cameras/${camera.id}/webrtc`, {
+    const reply = await api(`api/cameras/${camera.id}/webrtc`, {
       method: "POST", raw: true, headers: { "Content-Type": "application/sdp" },
       text: peer.localDescription.sdp,
     });

@@ -1,10 +1,10 @@
 // /login: sign in, or on first run create the first account.
-import { api, el } from "./lib.js";
+import { api, appUrl, el } from "./lib.js";
 
-// Only a path on this server: never send someone on to another site after signing in.
+// Only a page of this app: never send someone on to another site after signing in.
 function nextPath() {
   const wanted = new URLSearchParams(location.search).get("next") || "/";
-  return /^\/(?![/\\])/.test(wanted) ? wanted : "/";
+  return appUrl(/^\/(?![/\\])/.test(wanted) ? wanted : "/");
 }
 
 function field(label, attributes) {
@@ -52,7 +52,7 @@ export async function draw(main, state) {
     }
     submit.disabled = true;
     try {
-      const path = first ? "/api/auth/first-account" : "/api/auth/login";
+      const path = first ? "api/auth/first-account" : "api/auth/login";
       await api(path, { method: "POST", body: { login: login.value, password: password.value } });
       location.replace(nextPath());
     } catch (failure) {

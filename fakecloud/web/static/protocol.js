@@ -34,7 +34,7 @@ function capturesCard(captures) {
     : el("p", { class: "muted", id: "captures", text: "Nothing captured yet: fakecloud records traffic it does not understand (and camera setup answers) here." });
   return el("section", { class: "card" }, el("div", { class: "page-head" },
     el("h2", { text: "Recent captures" }),
-    el("a", { class: "button", id: "export", href: "/api/captures/export", download: "fakecloud-capture-redacted.jsonl", text: "Export redacted capture" })),
+    el("a", { class: "button", id: "export", href: "api/captures/export", download: "fakecloud-capture-redacted.jsonl", text: "Export redacted capture" })),
   el("p", { class: "muted", text: "Newest first. Passwords and tokens are never recorded; MACs and keys are replaced by names like MAC-1 here and in the export. Review an export before you share it." }),
   list);
 }
@@ -50,7 +50,7 @@ function hostnamesCard(dns) {
 }
 
 export async function draw(main) {
-  const [captures, status] = await Promise.all([api("/api/captures?limit=100"), api("/api/status")]);
+  const [captures, status] = await Promise.all([api("api/captures?limit=100"), api("api/status")]);
   main.replaceChildren(
     el("div", { class: "page-head" }, el("div", {}, el("h1", { text: "Protocol" }),
       el("span", { class: "sub", text: `What the cameras said · ${captures.files.length} capture file(s)` }))),

@@ -34,12 +34,12 @@ function dnsAskers(dns, lookups) {
 }
 
 async function recipeBlock() {
-  const first = await api("/api/dns/recipe");
+  const first = await api("api/dns/recipe");
   const picker = el("select", { id: "router", "aria-label": "Your router" },
     first.routers.map((name) => el("option", { value: name, text: name })));
   const [box, copy, hidden] = copyable("recipe", first.text);
   picker.addEventListener("change", async () => {
-    box.textContent = (await api(`/api/dns/recipe?router=${encodeURIComponent(picker.value)}`)).text;
+    box.textContent = (await api(`api/dns/recipe?router=${encodeURIComponent(picker.value)}`)).text;
   });
   return [el("p", { text: "Or let your router answer them: pick it and add these lines to its DNS settings." }),
     el("div", { class: "row" }, el("div", { class: "field" }, el("label", { for: "router", text: "Router" }), picker), copy),
@@ -50,7 +50,7 @@ function caStep() {
   const link = (href, text) => el("a", { class: "button small", href, text });
   return step(3, "The certificate for phones",
     el("p", { text: "Phones and computers that talk to fakecloud over TLS need its certificate authority. Open this page on the phone and tap the download for it:" }),
-    el("div", { class: "row", id: "ca-links" }, link("/ca.mobileconfig", "iPhone / iPad"), link("/ca.der", "Android / Windows"), link("/ca.pem", "PEM (Linux, macOS)")));
+    el("div", { class: "row", id: "ca-links" }, link("ca.mobileconfig", "iPhone / iPad"), link("ca.der", "Android / Windows"), link("ca.pem", "PEM (Linux, macOS)")));
 }
 
 function onboardingStep(status, login) {
@@ -77,14 +77,14 @@ function seenList(cameras) {
   }
   return el("ul", { class: "events", id: "seen" }, cameras.map((camera) =>
     el("li", { "data-camera": camera.id },
-      el("a", { href: `/cameras/${camera.id}`, text: cameraName(camera) }),
+      el("a", { href: `cameras/${camera.id}`, text: cameraName(camera) }),
       el("span", { class: "muted", text: `${camera.last_ip || ""} · ${relativeTime(camera.last_seen)}` }),
       statusPill(camera))));
 }
 
 async function waitingStep() {
-  const holder = el("div", {}, seenList(await api("/api/cameras")));
-  const refresh = async () => holder.replaceChildren(seenList(await api("/api/cameras")));
+  const holder = el("div", {}, seenList(await api("api/cameras")));
+  const refresh = async () => holder.replaceChildren(seenList(await api("api/cameras")));
   listenForCameras(refresh, refresh);
   return step(5, "Waiting for your camera",
     el("p", { text: "Cameras that have logged in to fakecloud. A new camera shows as Pending until you approve it on the Cameras page." }),
@@ -92,9 +92,9 @@ async function waitingStep() {
 }
 
 export async function draw(main, state) {
-  const status = await api("/api/status");
+  const status = await api("api/status");
   const dns = status.parts.dns;
-  const lookups = (await api("/api/captures?kind=dns&limit=20")).records;
+  const lookups = (await api("api/captures?kind=dns&limit=20")).records;
   main.replaceChildren(
     el("div", { class: "page-head" }, el("div", {}, el("h1", { text: "Set up" }),
       el("span", { class: "sub", text: "From a fresh install to a camera on the Cameras page." }))),

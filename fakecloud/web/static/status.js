@@ -52,7 +52,7 @@ function doctorCard() {
     button.disabled = true;
     result.replaceChildren(el("p", { class: "muted", text: "Checking ports, DNS, certificates and the clock…" }));
     try {
-      const report = await api("/api/doctor");
+      const report = await api("api/doctor");
       const counts = report.counts;
       const verdict = report.healthy ? "Nothing would stop cameras." : "Something would stop cameras.";
       result.replaceChildren(
@@ -72,7 +72,7 @@ function doctorCard() {
 }
 
 export async function draw(main) {
-  const status = await api("/api/status");
+  const status = await api("api/status");
   const minutes = Math.round(status.uptime_seconds / 60);
   main.replaceChildren(
     el("div", { class: "page-head" }, el("div", {}, el("h1", { text: "Server status" }),

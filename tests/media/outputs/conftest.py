@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from fakecloud.core.config import Settings
 from fakecloud.media.frames import MediaFrame
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs import MediaOutputs
@@ -150,7 +151,8 @@ async def running_media_server(**output_options: Any) -> AsyncIterator[MediaServ
     await outputs.start()
     services = Services(media_hub=hub, media_outputs=outputs)
     app = FastAPI()
-    app.state.runtime = SimpleNamespace(services=services)
+    # The settings' defaults: no ingress proxy, so WebRTC's Location is the plain path.
+    app.state.runtime = SimpleNamespace(services=services, settings=Settings())
     app.include_router(routes_media.router)
     app.include_router(routes_webrtc.router)
     app.include_router(routes_llhls.router)
