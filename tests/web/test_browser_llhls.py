@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from fakecloud.sim.video import VideoSender
+from fakecloud.sim.camera import SimulatedCamera
 from tests.media.test_viewer_e2e import LOOP_FRAMES, online
 from tests.web.conftest import Cloud
 from tests.web.test_browser import (
@@ -125,12 +125,14 @@ async def open_player(page: Any, cloud: Cloud) -> None:
     await page.unroute_all(behavior="wait")
 
 
-async def delays_of(page: Any, selector: str, sender: VideoSender) -> Delays:
+async def delays_of(page: Any, selector: str, camera: SimulatedCamera) -> Delays:
     """The delay of SAMPLES pictures of the video at `selector`, once it has played 1 s; each
     read at least 0.2 s of the video's own clock after the one before."""
     loop = asyncio.get_running_loop()
     # Functions, not expressions: the camera page's CSP forbids eval.
     await page.wait_for_function(PLAYED_MORE, arg=[selector, 1])
+    sender = camera.video_sender  # the stream being watched (a new one after a linger ended)
+    assert sender is not None
     measured = Delays([], [], [])
     for _ in range(SAMPLES):
         played = await page.evaluate(
@@ -147,6 +149,7 @@ async def delays_of(page: Any, selector: str, sender: VideoSender) -> Delays:
         measured.delays.append(read_at - sent_at)
         measured.reads.append(read_at - before)
         await page.wait_for_function(PLAYED_MORE, arg=[selector, played + 0.2])
+    assert camera.video_sender is sender, "the camera's stream restarted while measured"
     steps = [(b - a) % LOOP_FRAMES for a, b in itertools.pairwise(measured.counters)]
     assert all(0 < step < LOOP_FRAMES // 2 for step in steps), f"stuck: {measured.counters}"
     return measured
@@ -160,12 +163,10 @@ async def test_hlsjs_plays_llhls_under_two_seconds_behind_the_camera(
         await sign_in_page(page, cloud)
         await page.goto(cloud.url(f"/cameras/{camera.camera_id}"))
         await page.locator("#live-mode", has_text="WebRTC").wait_for()
-        sender = camera.video_sender  # the stream the live view started
-        assert sender is not None
-        webrtc = await delays_of(page, "#live video", sender)
+        webrtc = await delays_of(page, "#live video", camera)
         await open_player(page, cloud)
         version = await page.evaluate(START_PLAYER, f"/api/cameras/{camera.camera_id}/hls/ll.m3u8")
-        low = await delays_of(page, "#video", sender)
+        low = await delays_of(page, "#video", camera)
         figures = await page.evaluate(PLAYER_FIGURES)
     print(low.summary(f"hls.js {version}, LL-HLS") + f"; hls.js {figures}")
     print(webrtc.summary("the reference, WebRTC in the same browser"))
