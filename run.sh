@@ -62,6 +62,18 @@ ensure_test_tools() {
   if ((${#missing[@]})); then apt_install $(printf '%s\n' "${missing[@]}" | sort -u); fi
 }
 
+# The LL-HLS player test (tests/web/test_browser_llhls.py) plays fakecloud's stream in hls.js,
+# which npm puts inside the virtual environment (never in the tracked tree). Without npm, that
+# test is skipped and says so; if npm cannot fetch it, that one test fails, not the whole run.
+HLSJS_VERSION=1.6.19
+ensure_test_players() {
+  command -v npm >/dev/null || return 0
+  local prefix="$VENV/npm"
+  grep -qsF "\"version\": \"$HLSJS_VERSION\"" "$prefix/node_modules/hls.js/package.json" ||
+    npm install --prefix "$prefix" --save-exact --no-audit --no-fund --silent \
+      "hls.js@$HLSJS_VERSION" || echo "npm could not install hls.js@$HLSJS_VERSION" >&2
+}
+
 # Two runs at once in one checkout must not install into one venv together: installing holds a
 # lock on this script itself, so no lock file appears in the tree.
 with_install_lock() {
@@ -75,6 +87,7 @@ with_install_lock() {
 ensure_test_env() {
   ensure_test_tools
   ensure_venv "[test]"
+  ensure_test_players
 }
 
 case "${1:-}" in

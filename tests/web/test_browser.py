@@ -105,10 +105,15 @@ async def no_horizontal_scroll(page: Any) -> None:
     assert width <= viewport, f"{page.url} scrolls sideways: {width} px in {viewport} px"
 
 
-async def live_counter(page: Any) -> int:
-    frame = await page.evaluate(FRAME_LUMA, await page.query_selector("#live [data-live]"))
+async def counter_shown(page: Any, selector: str) -> int:
+    """The test-pattern counter in the picture the element at `selector` shows now."""
+    frame = await page.evaluate(FRAME_LUMA, await page.query_selector(selector))
     luma = np.frombuffer(base64.b64decode(frame["luma"]), np.uint8)
     return read_counter(luma.reshape(frame["height"], frame["width"]))
+
+
+async def live_counter(page: Any) -> int:
+    return await counter_shown(page, "#live [data-live]")
 
 
 async def advancing_counters(page: Any) -> tuple[int, int]:

@@ -132,6 +132,10 @@ class LlHlsPackager(Packager[LlHlsSession]):
     """Every camera's LL-HLS session, started by the first playlist request."""
 
     session_type = LlHlsSession
+    # Not 0: hls.js before 1.7.2 sends its first blocking reload only once the last finished
+    # segment's number is truthy, so a first segment 0 made it poll once a target duration
+    # and stall at start (seen in tests/web/test_browser_llhls.py).
+    first_sequence = 1
 
     async def playlist(self, camera_id: int, request: ReloadRequest | None = None) -> str:
         """The live playlist, once it holds what `request` asks for. Raises NoVideoError,

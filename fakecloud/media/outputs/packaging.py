@@ -134,6 +134,7 @@ class Packager(Generic[SessionT]):
     """Every camera's session of one kind (`session_type`)."""
 
     session_type: type[SessionT]
+    first_sequence = 0  # the number of a camera's first segment
 
     def __init__(
         self,
@@ -165,7 +166,7 @@ class Packager(Generic[SessionT]):
         NoVideoError or UnsupportedCodecError."""
         session = self._sessions.get(camera_id)
         if session is None or self._worth_restarting(session):
-            next_sequence = session.following_sequence() if session else 0
+            next_sequence = session.following_sequence() if session else self.first_sequence
             session = self._sessions[camera_id] = self._new_session(camera_id, next_sequence)
         self._touch(camera_id)
         self._waiting[camera_id] += 1

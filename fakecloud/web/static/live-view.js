@@ -1,5 +1,6 @@
-// The camera page's live view: WebRTC (WHEP) first; Safari's own HLS, else MJPEG, when WebRTC
-// cannot connect. Each mode's start() resolves once a picture shows, or throws.
+// The camera page's live view: WebRTC (WHEP) first; Safari's own HLS (the low-latency
+// playlist), else MJPEG, when WebRTC cannot connect. Each mode's start() resolves once a
+// picture shows, or throws.
 import { api, el } from "./lib.js";
 
 const CONNECT_SECONDS = 8;
@@ -61,19 +62,21 @@ async function webrtc(camera, frame) {
   }
 }
 
-// Safari plays HLS itself. Chromium 156 claims to as well (canPlayType "maybe") but did not
-// start fakecloud's playlist in 16 s in the browser test, so Chromium-based browsers (the ones
-// with navigator.userAgentData) go straight on to MJPEG.
+// Safari plays HLS itself, LL-HLS included: it gets the low-latency playlist (under a second
+// behind in hls.js, tests/web/test_browser_llhls.py; Safari itself is not tested here). Chromium
+// 156 claims native HLS too (canPlayType "maybe") but did not start fakecloud's playlist in
+// 16 s in the browser test, so Chromium-based browsers (the ones with navigator.userAgentData)
+// go straight on to MJPEG.
 async function hls(camera, frame) {
   const video = el("video", { muted: true, autoplay: true, playsinline: true, "data-live": "hls" });
   video.muted = true;
   if (!video.canPlayType("application/vnd.apple.mpegurl") || navigator.userAgentData) {
     throw new Error("no native HLS");
   }
-  video.src = camera.paths.hls;
+  video.src = camera.paths.llhls;
   frame.replaceChildren(video);
-  await within(CONNECT_SECONDS * 2, playing(video), "HLS");
-  return { mode: "HLS", stop: () => video.removeAttribute("src") };
+  await within(CONNECT_SECONDS * 2, playing(video), "LL-HLS");
+  return { mode: "LL-HLS", stop: () => video.removeAttribute("src") };
 }
 
 async function mjpeg(camera, frame) {

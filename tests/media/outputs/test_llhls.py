@@ -113,31 +113,33 @@ async def test_blocking_reload_holds_until_the_part_exists_and_times_out_cleanly
         camera = server.cameras[SILENT_CAMERA] = SteppedCamera(
             SILENT_CAMERA, TestPattern("h264", 320, 240, fps=15, gop=15)
         )
-        # 21 frames: segment 0 (frames 0-14) finished, part 1.0 (15-17) out, 18-20 held.
+        # 21 frames: segment 1 (frames 0-14; numbering starts at 1) finished, part 2.0
+        # (15-17) out, 18-20 held.
         checked = await _first_playlist(server, client, camera, 21)
-        assert (checked.open_sequence, len(checked.open_parts)) == (1, 1)
-        assert checked.hint == "ll_part_1_1.m4s"
+        assert checked.media_sequence == 1
+        assert (checked.open_sequence, len(checked.open_parts)) == (2, 1)
+        assert checked.hint == "ll_part_2_1.m4s"
         held = asyncio.create_task(
-            client.get(PLAYLIST.format(SILENT_CAMERA) + "?_HLS_msn=1&_HLS_part=1")
+            client.get(PLAYLIST.format(SILENT_CAMERA) + "?_HLS_msn=2&_HLS_part=1")
         )
         done, _ = await asyncio.wait({held}, timeout=0.5)  # bounded check that it is held
         assert not done, "answered before the part existed"
-        await camera.allow(1)  # frame 21 closes part 1.1
+        await camera.allow(1)  # frame 21 closes part 2.1
         answer = await held
         assert answer.status_code == 200
         answered = check_playlist(answer.text)
-        assert [p.uri for p in answered.open_parts][-1] == "ll_part_1_1.m4s"
-        assert answered.hint == "ll_part_1_2.m4s"
+        assert [p.uri for p in answered.open_parts][-1] == "ll_part_2_1.m4s"
+        assert answered.hint == "ll_part_2_2.m4s"
         hinted = asyncio.create_task(client.get(BASE.format(SILENT_CAMERA) + answered.hint))
         done, _ = await asyncio.wait({hinted}, timeout=0.5)
         assert not done, "the preload hint was answered before its part existed"
-        await camera.allow(3)  # frame 24 closes part 1.2, the preload hint
+        await camera.allow(3)  # frame 24 closes part 2.2, the preload hint
         part = await hinted
         assert part.status_code == 200 and part.content[4:8] == b"moof"
 
         loop = asyncio.get_running_loop()
         started = loop.time()
-        late = await client.get(PLAYLIST.format(SILENT_CAMERA) + "?_HLS_msn=2&_HLS_part=4")
+        late = await client.get(PLAYLIST.format(SILENT_CAMERA) + "?_HLS_msn=3&_HLS_part=4")
         waited = loop.time() - started
         assert late.status_code == 503 and "did not come" in late.json()["detail"]
         assert 2.9 < waited < 6  # three target durations of 1 s
