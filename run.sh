@@ -54,7 +54,7 @@ ensure_test_tools() {
   # command:package pairs the tests drive as real clients
   local wanted=(dig:dnsutils openssl:openssl ffprobe:ffmpeg ffmpeg:ffmpeg ping:iputils-ping
     dnsmasq:dnsmasq-base ip:iproute2 git:git mosquitto:mosquitto mosquitto_sub:mosquitto-clients
-    chromium:chromium)
+    chromium:chromium npm:npm)
   local missing=()
   for pair in "${wanted[@]}"; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
@@ -63,8 +63,8 @@ ensure_test_tools() {
 }
 
 # The LL-HLS player test (tests/web/test_browser_llhls.py) plays fakecloud's stream in hls.js,
-# which npm puts inside the virtual environment (never in the tracked tree). Without npm, that
-# test is skipped and says so; if npm cannot fetch it, that one test fails, not the whole run.
+# which npm (installed above with the other tools) puts inside the virtual environment, never in
+# the tracked tree. If npm cannot fetch it, that one test fails, not the whole run.
 HLSJS_VERSION=1.6.19
 ensure_test_players() {
   command -v npm >/dev/null || return 0
