@@ -49,7 +49,7 @@ from common import (
     process_figures,
 )
 from measures import LegitClient, Samples
-from report import Phase, print_report
+from report import RSS_RETURN_SECONDS, Phase, print_report, rss_returned
 
 from fakecloud.core.config import Settings
 from fakecloud.sim.demo import simulated_mac
@@ -159,6 +159,16 @@ async def settle(server: Server, descriptors_before: int, seconds: float) -> Non
         await asyncio.sleep(MONITOR_INTERVAL)  # polling /proc: nothing to wait on
 
 
+async def rss_back(server: Server, before: float, deadline: float) -> float:
+    """The server's RSS once it is back near `before`, or at `deadline` (it collects and trims on
+    a timer, so memory comes back some seconds after an attack ends)."""
+    while True:
+        rss = server.figures()[0]
+        if rss_returned(before, rss) or time.monotonic() >= deadline or not server.alive:
+            return rss
+        await asyncio.sleep(MONITOR_INTERVAL)  # polling /proc: nothing to wait on
+
+
 async def watch_stream(target: Target, camera_id: int, until: float, counter: Counter) -> None:
     """The owner watches the streaming camera's MJPEG during the relay attack."""
     with contextlib.suppress(OSError, TimeoutError, ConnectionError):
@@ -220,9 +230,12 @@ async def run_attack(
                     await task
         stop.set()
         await watcher
+    ended = time.monotonic()
     await settle(server, fds_before, args.recovery_seconds)
     phase.after = await legit.sample_all(args.recovery_seconds, args.samples)
-    rss_after, fds_after = server.figures()
+    rss_after = await rss_back(server, rss_before, ended + RSS_RETURN_SECONDS)
+    phase.rss_back_seconds = time.monotonic() - ended
+    fds_after = server.figures()[1]
     phase.rss = (rss_before, peaks[0], rss_after)
     phase.descriptors = (fds_before, int(peaks[1]), fds_after)
     phase.alive = server.alive

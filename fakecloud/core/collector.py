@@ -12,12 +12,12 @@ storm of 2,000 logins then sees no full collection (measured: none, where there 
 Collections that rare leave garbage in place long after a flood: 1,200 refused logins left
 330 closed TLS connections' 128 KiB buffers (41 MiB) held a minute later (tracemalloc), in
 reference cycles of asyncio's, uvicorn's and our own connection objects that no young
-collection had reached. So the server's memory timer (core/memory.py) runs full collections itself
-(`TimedCollections`), by CPython's own rule (once what it tracks has grown by a quarter)
-but at a time of its choosing: not while the process is busy, as in a storm, unless that has
-gone on for five minutes. With the startup objects frozen, a full collection walks only what
-connections and sessions hold (about 56 objects per camera session; 110,000 for 2,000 cameras,
-44-160 ms on a loaded 2-core machine), so a storm ends before it pays for one.
+collection had reached. So the server's memory timer (core/memory.py) runs full collections
+itself (`TimedCollections`): by CPython's own rule (once what it tracks has grown by a quarter)
+and every 30 s, but at times of its choosing: not while the process is busy, as in a storm,
+unless that has gone on for five minutes. With the startup objects frozen, a full collection
+walks only what connections and sessions hold (about 56 objects per camera session; 110,000 for
+2,000 cameras, 44-160 ms on a loaded 2-core machine), so a storm ends before it pays for one.
 """
 
 from __future__ import annotations
@@ -39,9 +39,11 @@ def settle_startup_objects() -> None:
 
 
 class TimedCollections:
-    """Full collections for a timer that calls `tick` every few seconds: when the objects the
-    collector tracks have grown by a quarter since the last one, and the process was not busy
-    since the previous call (or it has waited `longest_wait` seconds)."""
+    """Full collections for a timer that calls `tick` every few seconds, while the process was
+    not busy since the previous call: once the objects the collector tracks have grown by a
+    quarter since the last one, and at least every `quiet_interval` seconds (objects that turn
+    into garbage, such as closed connections, do not show as growth). When busy, it waits at
+    most `longest_wait` seconds."""
 
     GROWTH_SHARE = 0.25  # CPython's own rule for when a full collection is worth its walk
     LEAST_GROWTH = 2_000  # objects: below this a small server's garbage holds little memory
@@ -51,12 +53,13 @@ class TimedCollections:
 
     def __init__(
         self,
+        quiet_interval: float = 30.0,
         longest_wait: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         cpu_clock: Callable[[], float] = time.process_time,
         count_tracked: Callable[[], int] = lambda: len(gc.get_objects()),
     ) -> None:
-        self._longest_wait = longest_wait
+        self._quiet_interval, self._longest_wait = quiet_interval, longest_wait
         self._clock, self._cpu_clock, self._count_tracked = clock, cpu_clock, count_tracked
         self._called_at, self._cpu_at = clock(), cpu_clock()
         self._collected_at = self._called_at
@@ -67,12 +70,17 @@ class TimedCollections:
         now, cpu = self._clock(), self._cpu_clock()
         busy = cpu - self._cpu_at > self.BUSY_SHARE * (now - self._called_at)
         self._called_at, self._cpu_at = now, cpu
-        tracked = self._count_tracked()
-        # The least seen since, so that objects frozen after start-up do not count.
-        baseline = self._tracked_after_collection = min(self._tracked_after_collection, tracked)
-        if tracked - baseline < max(self.LEAST_GROWTH, self.GROWTH_SHARE * baseline):
-            return False
-        if busy and now - self._collected_at < self._longest_wait:
+        waited = now - self._collected_at
+        if busy:
+            due = waited >= self._longest_wait
+        else:
+            tracked = self._count_tracked()
+            # The least seen since, so that objects frozen after start-up do not count.
+            baseline = min(self._tracked_after_collection, tracked)
+            self._tracked_after_collection = baseline
+            grown = tracked - baseline >= max(self.LEAST_GROWTH, self.GROWTH_SHARE * baseline)
+            due = grown or waited >= self._quiet_interval
+        if not due:
             return False
         gc.collect()
         self._collected_at = now

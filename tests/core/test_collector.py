@@ -40,7 +40,7 @@ class Process:
         self.tracked += new_tracked
 
     def collections(self) -> TimedCollections:
-        return TimedCollections(300, lambda: self.wall, lambda: self.cpu, lambda: self.tracked)
+        return TimedCollections(30, 300, lambda: self.wall, lambda: self.cpu, lambda: self.tracked)
 
 
 def test_garbage_that_grew_old_is_collected_when_the_process_is_quiet(
@@ -95,3 +95,18 @@ def test_objects_frozen_after_the_timer_started_are_not_growth(restored_collecto
     assert collections.tick() is False
     process.run(2, cpu_share=0.05, new_tracked=1_000)  # 2,500 over the 1,000 left
     assert collections.tick() is True
+
+
+def test_connections_that_closed_are_collected_within_half_a_minute(
+    restored_collector: None,
+) -> None:
+    settle_startup_objects()
+    process = Process(tracked=60_000)  # 1,200 held connections ...
+    collections = process.collections()
+    gone = old_garbage_cycle()  # ... closed: garbage, and no more objects than before
+    ticks = []
+    for _ in range(15):
+        process.run(2, cpu_share=0.05)
+        ticks.append(collections.tick())
+    assert ticks == [False] * 14 + [True]
+    assert gone() is None
