@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI, Request
 
 from fakecloud.certs import CertificateAuthority
-from fakecloud.frontdoor import FrontDoorPart
+from fakecloud.frontdoor.part import FrontDoorPart
 from fakecloud.web.asgi import AsgiProtocolFactory
 
 DEVICE_NAME = "server.seedonk.com"

@@ -144,7 +144,7 @@ def test_a_budget_never_exceeds_its_caps_and_never_evicts_a_session(
 _CHILD = textwrap.dedent(
     """
     import asyncio, logging, os, sys
-    from fakecloud.frontdoor import FrontDoorPart
+    from fakecloud.frontdoor.part import FrontDoorPart
     from fakecloud.frontdoor.budgets import throttle_accept_errors
 
     async def answer(reader, writer, info):

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fakecloud.frontdoor import ConnectionInfo, FrontDoorPart
+from fakecloud.frontdoor import ConnectionInfo
+from fakecloud.frontdoor.part import FrontDoorPart
 from fakecloud.web.asgi import AsgiProtocolFactory
 from tests.frontdoor.clients import (
     HOST,

@@ -9,8 +9,9 @@ import logging
 import pytest
 from fastapi import FastAPI
 
-from fakecloud.frontdoor import ConnectionInfo, FrontDoorPart
+from fakecloud.frontdoor import ConnectionInfo
 from fakecloud.frontdoor.budgets import ConnectionBudget
+from fakecloud.frontdoor.part import FrontDoorPart
 from fakecloud.web.asgi import AsgiProtocolFactory
 from fakecloud.web.http_part import HttpPart
 from tests.frontdoor.clients import HOST, IO_TIMEOUT, cxnet_header, read_until_closed

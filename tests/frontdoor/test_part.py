@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from fakecloud.frontdoor import ConnectionInfo, FrontDoorPart
-from fakecloud.frontdoor.part import describe_bind_error
+from fakecloud.frontdoor import ConnectionInfo
+from fakecloud.frontdoor.part import FrontDoorPart, describe_bind_error
 from fakecloud.web.asgi import AsgiProtocolFactory
 from tests.frontdoor.clients import HOST, IO_TIMEOUT, CxnetEcho, cxnet_header, read_until_closed
 from tests.frontdoor.conftest import ListRecorder, PartFactory, Pki

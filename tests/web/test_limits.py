@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -224,3 +226,9 @@ async def test_the_http_port_caps_its_connections() -> None:
         held[1][1].close()
     finally:
         await part.stop()
+
+
+def test_the_protocol_layer_imports_before_the_front_door() -> None:
+    # A fresh interpreter: here the front door is already imported. The web app's protocol layer
+    # uses the front door's budgets, and the front door's part uses the web app.
+    subprocess.run([sys.executable, "-c", "import fakecloud.web.asgi"], check=True, timeout=60)
