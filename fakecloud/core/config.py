@@ -6,7 +6,7 @@ import difflib
 import ipaddress
 import os
 import re
-from functools import cached_property
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -52,6 +52,12 @@ _HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 PortList = Annotated[list[int], NoDecode]
 # One MQTT topic level HA accepts as a node id (no wildcards, no separator).
 MQTT_TOPIC_WORD = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+@cache
+def _detected_lan_address() -> str:
+    """This host's LAN address, looked up once per process (it asks the routing table and DNS)."""
+    return detect_lan_address()
 
 
 class Settings(BaseSettings):
@@ -357,9 +363,10 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
 
-    @cached_property
+    @property
     def effective_announce_address(self) -> str:
-        return self.announce_address or detect_lan_address()
+        # A property, not a cached one: a cached value would survive `model_copy(update=...)`.
+        return self.announce_address or _detected_lan_address()
 
     @property
     def effective_broker_address(self) -> str:

@@ -43,6 +43,14 @@ def test_announce_address_defaults_to_a_detected_address(
     assert address.count(".") == 3
 
 
+def test_a_copy_with_another_announce_address_announces_it() -> None:
+    settings = Settings(announce_address="127.0.0.1")
+    assert settings.effective_announce_address == "127.0.0.1"
+    copy = settings.model_copy(update={"announce_address": "127.0.0.2"})
+    assert copy.effective_announce_address == "127.0.0.2"
+    assert copy.effective_broker_address == "127.0.0.2"
+
+
 def test_broker_redirect_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKECLOUD_BROKER_HOSTNAME", "Cloud.Home.Lan.")
     monkeypatch.setenv("FAKECLOUD_BROKER_ADDRESS", "192.168.1.20")
