@@ -30,7 +30,6 @@ from fakecloud.media.outputs.muxing import MonotonicClock
 from fakecloud.media.outputs.streaming import StreamLimits, UnsupportedCodecError, live_batches
 from fakecloud.media.outputs.webrtc_offer import OfferError, h264_preferences, profile_level_id
 from fakecloud.media.outputs.webrtc_packets import (
-    RTP_CLOCK,
     CameraPayloads,
     PackedFrame,
     SharedPayloads,
@@ -38,6 +37,8 @@ from fakecloud.media.outputs.webrtc_packets import (
 )
 
 log = logging.getLogger(__name__)
+
+RTP_CLOCK = 90_000  # the video clock of RTP (RFC 6184)
 
 
 class PeerLimitError(Exception):

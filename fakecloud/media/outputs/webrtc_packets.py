@@ -14,17 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
-import av
 from aiortc import RTCRtpSender
 from aiortc.codecs.base import Encoder
-from aiortc.codecs.h264 import H264Encoder
 
 from fakecloud.media.frames import MediaFrame
+from fakecloud.media.rtsp.h264 import H264Payloader, H264RtpError
 
-RTP_CLOCK = 90_000  # the video clock of RTP (RFC 6184)
 # Where RTCRtpSender keeps its encoder (name-mangled `self.__encoder`, aiortc 1.16.0): its
 # `_next_encoded_frame` makes one only while this is None, and calls its `pack()` for anything
 # a track returns that is not a decoded frame.
@@ -73,16 +70,18 @@ class CameraPayloads:
     def __init__(self, kept: int = KEPT_FRAMES) -> None:
         self.kept = kept
         self.packetised = 0
-        self._packer = H264Encoder()  # its pack() only splits and packetises
+        self._payloader = H264Payloader()  # aiortc's packetiser, as RTSP uses it
         self._recent: dict[int, tuple[MediaFrame, list[bytes]]] = {}
 
     def payloads(self, frame: MediaFrame) -> list[bytes]:
+        """The frame's RTP payloads; none for one without a NAL unit (the sender skips it)."""
         cached = self._recent.get(id(frame))
         if cached is not None and cached[0] is frame:
             return cached[1]
-        packet = av.Packet(frame.data)
-        packet.pts, packet.time_base = 0, Fraction(1, RTP_CLOCK)  # pack() reads both
-        payloads, _ = self._packer.pack(packet)
+        try:
+            payloads = self._payloader.payloads(frame.data)
+        except H264RtpError:
+            payloads = []
         self.packetised += 1
         self._recent[id(frame)] = (frame, payloads)
         if len(self._recent) > self.kept:

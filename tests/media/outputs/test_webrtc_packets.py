@@ -84,6 +84,11 @@ def test_payloads_are_aiortcs_own_packetisation(nal_sizes: tuple[int, ...]) -> N
         assert len(expected) > len(nal_sizes)  # fragmented (FU-A)
 
 
+def test_a_frame_without_nal_units_has_no_payloads() -> None:
+    # aiortc's sender sends nothing for a frame without payloads, and goes on with the next.
+    assert CameraPayloads().payloads(MediaFrame("h264", b"\x00\x00\x01", 0.0, False)) == []
+
+
 def test_each_frame_is_packetised_once_for_every_viewer() -> None:
     payloads = CameraPayloads(kept=3)
     frames = [access_unit(100 + n) for n in range(5)]
