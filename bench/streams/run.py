@@ -1,4 +1,5 @@
 """Streams benchmark (run by hand): python bench/streams/run.py [--cameras 1,10,50]
+[--webrtc-viewers K]
 
 For each camera count N: `fakecloud serve` runs in a child process (temporary data folder, high
 ports, loopback only); N simulated NetCam HD cameras (1280x720 H.264 at 15 fps, in this
@@ -6,7 +7,7 @@ process) log in and stream through its relay when watched. Phases, each measured
 after the viewers joined and settled:
 
   1. one RTSP player per camera (RTP over TCP, this bench's own minimal RTSP client)
-  2. plus one WebRTC viewer per camera (aiortc, WHEP)
+  2. plus one WebRTC viewer per camera (aiortc, WHEP), or K with --webrtc-viewers
   3. plus a second RTSP player per camera (skipped where fakecloud's 64 RTSP clients would not do)
   4. plus the reference: per camera, `ffmpeg -i <fakecloud FLV> -c copy -f rtsp` relaying into
      an RTSP receiver of this bench's own
@@ -80,7 +81,9 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 @contextlib.contextmanager
-def server_process(data_dir: Path, cameras: int, extra: dict[str, str] | None = None) -> Any:
+def server_process(
+    data_dir: Path, cameras: int, extra: dict[str, str] | None = None, webrtc_per_camera: int = 1
+) -> Any:
     """`fakecloud serve` on loopback with high ports (plus `extra` settings, FAKECLOUD_...);
     yields (process, ports)."""
     cloud, http, relay, rtsp = free_ports(4)
@@ -100,7 +103,8 @@ def server_process(data_dir: Path, cameras: int, extra: dict[str, str] | None = 
         "FAKECLOUD_RTSP_PORT": str(rtsp),
         "FAKECLOUD_BROKER_PORT": "0",
         "FAKECLOUD_DNS_ENABLED": "false",
-        "FAKECLOUD_WEBRTC_MAX_PEERS": str(max(32, cameras)),
+        "FAKECLOUD_WEBRTC_MAX_PEERS": str(max(32, cameras * webrtc_per_camera)),
+        "FAKECLOUD_WEBRTC_MAX_PEERS_PER_CAMERA": str(max(8, webrtc_per_camera)),
         "FAKECLOUD_LOG_LEVEL": "warning",
     }
     environment |= extra or {}
@@ -210,7 +214,10 @@ async def run_count(count: int, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-streams-") as folder:
         data_dir = Path(folder) / "data"
         data_dir.mkdir()
-        with server_process(data_dir, count) as (process, ports):
+        with server_process(data_dir, count, webrtc_per_camera=args.webrtc_viewers) as (
+            process,
+            ports,
+        ):
             await wait_ready(process, ports["http"], data_dir / "server.log")
             meter = Meter(process.pid)
             base = f"http://{HOST}:{ports['http']}"
@@ -229,8 +236,9 @@ async def run_count(count: int, args: argparse.Namespace) -> dict[str, Any]:
                     await joined(new)
 
                 async def add_webrtc() -> None:
-                    new = [times_of(camera) for camera in cameras]
-                    for camera, times in zip(cameras, new, strict=True):
+                    watched = [camera for camera in cameras for _ in range(args.webrtc_viewers)]
+                    new = [times_of(camera) for camera in watched]
+                    for camera, times in zip(watched, new, strict=True):
                         viewers.append(viewer := WebRtcViewer(times))
                         await viewer.start(client, camera.camera_id or 0)
                     kinds["webrtc"].times += new
@@ -277,14 +285,14 @@ async def run_count(count: int, args: argparse.Namespace) -> dict[str, Any]:
     return {"phases": phases, "kinds": kinds, "windows": meter.windows}
 
 
-def summary(count: int, result: dict[str, Any]) -> dict[str, Any]:
+def summary(count: int, result: dict[str, Any], webrtc_per_camera: int) -> dict[str, Any]:
     """Percent of one core per camera and per viewer; (p50, p99) milliseconds per kind."""
     phases, kinds = result["phases"], result["kinds"]
     server = {name: 100 * phase["server"] / count for name, phase in phases.items()}
     before_reference = server.get("rtsp2", server["webrtc"])
     figures: dict[str, Any] = {
         "camera": server["rtsp"],
-        "webrtc_viewer": server["webrtc"] - server["rtsp"],
+        "webrtc_viewer": (server["webrtc"] - server["rtsp"]) / webrtc_per_camera,
         "rtsp_viewer": server["rtsp2"] - server["webrtc"] if "rtsp2" in server else None,
         "reference_viewer": server["reference"]
         - before_reference
@@ -331,15 +339,19 @@ def main() -> int:
     parser.add_argument("--cameras", default="1,10", help="camera counts, comma-separated")
     parser.add_argument("--seconds", type=float, default=10.0, help="measuring window per phase")
     parser.add_argument("--settle", type=float, default=3.0, help="wait before each window")
+    parser.add_argument(
+        "--webrtc-viewers", type=int, default=1, help="WebRTC viewers per camera in phase 2"
+    )
     args = parser.parse_args()
     counts = [int(count) for count in args.cameras.split(",")]
     print(
-        f"H.264 1280x720 at {FPS} fps per camera; {args.seconds:g} s per phase; "
+        f"H.264 1280x720 at {FPS} fps per camera; {args.webrtc_viewers} WebRTC viewer(s) per "
+        f"camera; {args.seconds:g} s per phase; "
         f"CPU in % of one core; (x) = fakecloud / the ffmpeg relay reference"
     )
     print(HEADER)
     for count in counts:
-        figures = summary(count, asyncio.run(run_count(count, args)))
+        figures = summary(count, asyncio.run(run_count(count, args)), args.webrtc_viewers)
         print(row(count, figures), flush=True)
     return 0
 

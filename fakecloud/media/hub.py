@@ -44,6 +44,10 @@ class Subscription:
         self._ready = asyncio.Event()
         self._needs_keyframe = True
         self._closed = False
+        # next_within's deadline while it waits, its one timer, and whether it gave up.
+        self._give_up_at: float | None = None
+        self._timed_out = False
+        self._deadline_timer: asyncio.TimerHandle | None = None
 
     def offer(self, frame: MediaFrame) -> None:
         """Queue one frame without ever waiting (called from the publisher's path)."""
@@ -66,6 +70,9 @@ class Subscription:
         """End the iteration once the queued frames are consumed."""
         self._closed = True
         self._ready.set()
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
 
     @property
     def queued(self) -> int:
@@ -75,15 +82,52 @@ class Subscription:
         return self
 
     async def __anext__(self) -> MediaFrame:
-        """The next frame; StopAsyncIteration once the hub has closed this subscription. Wrap in
-        `asyncio.timeout` to bound the wait."""
-        while not self._frames:
-            if self._closed:
-                raise StopAsyncIteration
-            self._ready.clear()
-            await self._ready.wait()
+        """The next frame; StopAsyncIteration once the hub has closed this subscription. Bound
+        the wait with `next_within`."""
+        return await self._next(None)
+
+    async def next_within(self, seconds: float) -> MediaFrame:
+        """The next frame; TimeoutError when none came within `seconds`, StopAsyncIteration
+        once closed. Like `asyncio.timeout` around `anext`, but cheaper for a viewer that asks
+        for every frame: that makes, arms and cancels a timer per frame. This keeps one timer;
+        when it fires before the current deadline (frames came meanwhile) it is set again for
+        that deadline, so a streaming viewer sets about one per `seconds`."""
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + seconds
+        timer = self._deadline_timer
+        if timer is None or timer.when() > give_up_at:
+            if timer is not None:
+                timer.cancel()
+            self._deadline_timer = loop.call_at(give_up_at, self._deadline_passed, give_up_at)
+        return await self._next(give_up_at)
+
+    async def _next(self, give_up_at: float | None) -> MediaFrame:
+        self._give_up_at, self._timed_out = give_up_at, False
+        try:
+            while not self._frames:
+                if self._closed:
+                    raise StopAsyncIteration
+                if self._timed_out:
+                    raise TimeoutError
+                self._ready.clear()
+                await self._ready.wait()
+        finally:
+            self._give_up_at = None
         self.delivered += 1
         return self._frames.popleft()
+
+    def _deadline_passed(self, deadline: float) -> None:
+        """The timer, set for `deadline`, fired."""
+        self._deadline_timer = None
+        if self._give_up_at is None:
+            return  # not waiting now: the next next_within sets a timer again
+        if self._give_up_at <= deadline:
+            self._timed_out = True
+            self._ready.set()  # the waiter wakes and gives up
+        else:
+            self._deadline_timer = asyncio.get_running_loop().call_at(
+                self._give_up_at, self._deadline_passed, self._give_up_at
+            )
 
     async def __aenter__(self) -> Subscription:
         return self

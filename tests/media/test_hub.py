@@ -209,6 +209,44 @@ async def test_stop_ends_iteration() -> None:
             await asyncio.wait_for(waiting, 5)
 
 
+async def test_next_within_keeps_one_timer_while_frames_come_and_gives_up_on_a_stall() -> None:
+    hub = MediaHub()
+    loop = asyncio.get_running_loop()
+    async with hub.subscribe(1) as viewer:
+        hub.publish(1, h264(0, True))
+        assert index_of(await viewer.next_within(5.0)) == 0
+        timer = viewer._deadline_timer
+        for index in range(1, 20):
+            loop.call_soon(hub.publish, 1, h264(index, False))  # while the viewer waits
+            assert index_of(await viewer.next_within(5.0)) == index
+        assert viewer._deadline_timer is timer  # one timer for all twenty waits
+        # A shorter wait than the armed timer's gets a timer of its own.
+        started = loop.time()
+        with pytest.raises(TimeoutError):
+            await viewer.next_within(0.2)
+        assert 0.2 <= loop.time() - started < 3.0
+        hub.publish(1, h264(20, False))  # a frame after giving up still comes
+        assert index_of(await viewer.next_within(0.2)) == 20
+
+
+async def test_next_within_waits_its_own_time_when_the_timer_was_set_for_an_earlier_wait() -> None:
+    hub = MediaHub()
+    loop = asyncio.get_running_loop()
+    async with hub.subscribe(1) as viewer:
+        loop.call_later(0.2, hub.publish, 1, h264(0, True))
+        assert index_of(await viewer.next_within(0.4)) == 0  # sets the timer for 0.4 s
+        started = loop.time()
+        with pytest.raises(TimeoutError):
+            await viewer.next_within(0.4)  # the timer fires at 0.4 first, then is set again
+        assert loop.time() - started >= 0.4
+        # Closing wakes a waiter and drops the timer.
+        waiting = asyncio.create_task(viewer.next_within(30.0))
+        loop.call_soon(viewer.close)
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(waiting, 5)
+        assert viewer._deadline_timer is None
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     steps=st.lists(st.one_of(st.booleans(), st.integers(min_value=0, max_value=6)), max_size=120),

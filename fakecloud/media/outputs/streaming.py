@@ -52,8 +52,7 @@ async def live_batches(
     loop = asyncio.get_running_loop()
     async with hub.subscribe(camera_id) as subscription:
         try:
-            async with asyncio.timeout(limits.video_timeout):
-                frame = await anext(subscription)
+            frame = await subscription.next_within(limits.video_timeout)
         except (TimeoutError, StopAsyncIteration):
             raise NoVideoError(
                 f"camera {camera_id} sent no video within {limits.video_timeout:g} s"
@@ -68,7 +67,6 @@ async def live_batches(
             if deadline is not None:
                 wait = min(wait, deadline - loop.time())
             try:
-                async with asyncio.timeout(wait):
-                    frame = await anext(subscription)
+                frame = await subscription.next_within(wait)
             except (TimeoutError, StopAsyncIteration):
                 return

@@ -1,5 +1,6 @@
 """WebRTC for browsers (WHEP): one aiortc peer connection per viewer, sending the camera's
-H.264 as it came (aiortc packs encoded packets itself when a track yields `av.Packet`s).
+H.264 as it came, packetised into RTP payloads once per frame for all of the camera's viewers
+(webrtc_packets.py).
 
 LAN only: no STUN or TURN server, and the only ICE candidate is a host candidate on the
 announce address (aioice would otherwise bind and announce every interface of the host)."""
@@ -12,10 +13,8 @@ import secrets
 from collections import Counter
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
-import av
 from aiortc import (
     RTCConfiguration,
     RTCIceGatherer,
@@ -30,6 +29,12 @@ from fakecloud.media.hub import MediaHub
 from fakecloud.media.outputs.muxing import MonotonicClock
 from fakecloud.media.outputs.streaming import StreamLimits, UnsupportedCodecError, live_batches
 from fakecloud.media.outputs.webrtc_offer import OfferError, h264_preferences, profile_level_id
+from fakecloud.media.outputs.webrtc_packets import (
+    CameraPayloads,
+    PackedFrame,
+    SharedPayloads,
+    install_packed_encoder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,22 +70,27 @@ def from_latest_keyframe(batch: list[MediaFrame]) -> list[MediaFrame]:
 
 
 class PassthroughTrack(MediaStreamTrack):
-    """A video track whose `recv()` returns the camera's access units as `av.Packet`s, which
-    aiortc's RTCRtpSender packetizes (RFC 6184) without decoding or encoding."""
+    """A video track whose `recv()` returns the camera's access units as `PackedFrame`s: RTP
+    payloads (RFC 6184) shared with the camera's other viewers, never decoded or encoded. Its
+    sender needs `install_packed_encoder`."""
 
     kind = "video"
 
     def __init__(
-        self, batches: AsyncGenerator[list[MediaFrame], None], first: list[MediaFrame]
+        self,
+        batches: AsyncGenerator[list[MediaFrame], None],
+        first: list[MediaFrame],
+        payloads: CameraPayloads,
     ) -> None:
         super().__init__()
         self._batches = batches
+        self._payloads = payloads
         self._pending = from_latest_keyframe(first)
         self._clock = MonotonicClock(RTP_CLOCK)
         self.sent = 0
         self.skipped = 0
 
-    async def recv(self) -> av.Packet[Any]:
+    async def recv(self) -> PackedFrame:  # type: ignore[override]  # aiortc's: Frame | Packet
         if not self._pending:
             try:
                 batch = await anext(self._batches)
@@ -90,11 +100,8 @@ class PassthroughTrack(MediaStreamTrack):
             self._pending = from_latest_keyframe(batch)
             self.skipped += len(batch) - len(self._pending)
         frame = self._pending.pop(0)
-        packet = av.Packet(frame.data)
-        packet.pts = packet.dts = self._clock.ticks(frame.timestamp)
-        packet.time_base = Fraction(1, RTP_CLOCK)
         self.sent += 1
-        return packet
+        return PackedFrame(self._payloads.payloads(frame), self._clock.ticks(frame.timestamp))
 
     async def close(self) -> None:
         """Release the hub subscription (after the sender stopped reading)."""
@@ -143,6 +150,7 @@ async def negotiate(
     """The SDP answer of `peer`, sending `track` as H.264 of the camera's profile, to a
     browser's offer. Raises OfferError (aiortc refused the offer) or NoCandidateError."""
     transceiver = peer.addTransceiver(track, direction="sendonly")
+    install_packed_encoder(transceiver.sender)
     transceiver.setCodecPreferences(h264_preferences(camera_profile))
     try:
         await peer.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
@@ -176,6 +184,7 @@ class WebRtcPeers:
         self.webrtc = webrtc
         self._sessions: dict[str, WebRtcSession] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._payloads = SharedPayloads()
         self.refused = 0
         self.never_connected = 0
         # Frames of sessions already closed (status adds the open sessions' own).
@@ -223,7 +232,7 @@ class WebRtcPeers:
         except BaseException:
             await batches.aclose()
             raise
-        session.track = PassthroughTrack(batches, first)
+        session.track = PassthroughTrack(batches, first, self._payloads.of(session.camera_id))
         if first[0].codec != "h264":
             raise UnsupportedCodecError(
                 "this camera sends JPEG; WebRTC here carries only H.264, passed through "
@@ -280,6 +289,7 @@ class WebRtcPeers:
             self.sent += session.track.sent
             self.skipped += session.track.skipped
             await session.track.close()
+        self._payloads.keep_only(s.camera_id for s in self._sessions.values())
 
     async def stop(self) -> None:
         closing = [self._close(session) for session in list(self._sessions.values())]
@@ -293,6 +303,7 @@ class WebRtcPeers:
             "cameras": dict(Counter(str(session.camera_id) for session in sessions)),
             "frames_sent": self.sent + sum(s.track.sent for s in sessions if s.track),
             "frames_skipped": self.skipped + sum(s.track.skipped for s in sessions if s.track),
+            "frames_packetised": self._payloads.packetised(),
             "refused": self.refused,
             "never_connected": self.never_connected,
         }

@@ -44,6 +44,16 @@ class Received:
     decoded_at: float  # loop time aiortc handed the frame over, decoded
 
 
+def nal_type(payload: bytes) -> int:
+    """The type of the (first) NAL unit an RTP payload carries (RFC 6184 section 5.2)."""
+    kind = payload[0] & 0x1F
+    if kind == 24:  # STAP-A: the first aggregated unit, after its 16-bit size
+        return payload[3] & 0x1F
+    if kind == 28:  # FU-A: the fragmented unit's type is in the FU header
+        return payload[1] & 0x1F
+    return kind
+
+
 class ArrivalProbe:
     """Notes when each frame's last RTP packet arrives at the client's receiver: a probe on the
     test's own client (wrapping aiortc's per-packet handler), so delays can be split into what
@@ -51,10 +61,15 @@ class ArrivalProbe:
 
     def __init__(self, receiver: RTCRtpReceiver) -> None:
         self.arrivals: dict[int, float] = {}
+        self.first_nal_types: list[int] = []  # of the first frame that arrived, in order
+        self._first_timestamp: int | None = None
         self._origin: int | None = None
         handle = receiver._handle_rtp_packet
 
         async def noted(packet: RtpPacket, arrival_time_ms: int) -> None:
+            if self._first_timestamp in (None, packet.timestamp):
+                self._first_timestamp = packet.timestamp
+                self.first_nal_types.append(nal_type(packet.payload))
             if packet.marker:
                 # Decoded frames' pts count from the first frame's RTP timestamp (aiortc's own
                 # TimestampMapper), so arrivals are kept the same way.
@@ -179,13 +194,26 @@ async def test_json_offers_with_audio_get_json_answers(client: httpx.AsyncClient
         assert len(await viewer.counters(3)) == 3
 
 
-async def test_two_viewers_each_get_the_stream(
+async def test_viewers_of_one_camera_share_its_packets(
     media_server: MediaServer, client: httpx.AsyncClient
 ) -> None:
-    async with watching(client, H264_CAMERA) as first, watching(client, H264_CAMERA) as second:
-        a, b = await asyncio.gather(first.counters(10), second.counters(10))
-        assert a[-1] > a[0] and b[-1] > b[0]
-        assert webrtc_status(media_server)["cameras"] == {str(H264_CAMERA): 2}
+    camera = media_server.cameras[H264_CAMERA]
+    async with contextlib.AsyncExitStack() as stack:
+        viewers = [await stack.enter_async_context(watching(client, H264_CAMERA)) for _ in "abc"]
+        for counters in await asyncio.gather(*(viewer.counters(10) for viewer in viewers)):
+            assert counters == sorted(counters) and counters[-1] > counters[0]
+        # One joining mid-GOP starts on a keyframe (SPS and PPS, then IDR slices) and decodes.
+        await camera.wait_for_frames(camera.pattern.gop // 2)
+        late = await stack.enter_async_context(watching(client, H264_CAMERA))
+        counters = await late.counters(10)
+        assert counters == sorted(counters) and counters[-1] > counters[0]
+        for viewer in [*viewers, late]:
+            types = viewer.probe.first_nal_types
+            assert types[0] == 7 and 5 in types and 1 not in types, types
+        status = webrtc_status(media_server)
+        assert status["cameras"] == {str(H264_CAMERA): 4}
+        # Each frame was split into RTP payloads once for all four, not once per viewer.
+        assert status["frames_sent"] > 2 * status["frames_packetised"] > 0
 
 
 async def test_refusals(client: httpx.AsyncClient) -> None:
