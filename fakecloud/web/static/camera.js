@@ -189,7 +189,6 @@ async function drawRecordings() {
       el("p", { class: "muted", text: "Recording is not running on this server." }));
     return;
   }
-  parts.clip = el("div", { class: "clip", id: "clip" });
   const rows = clips.slice(0, 20).map((clip) => el("li", { "data-clip": clip.name },
     el("span", { text: `${localTime(clip.started)} · ${clip.reason}${clip.recording ? " · recording" : ""}` }),
     el("span", { class: "muted", text: `${clip.seconds} s · ${Math.ceil(clip.bytes / 1024)} KiB` }),
@@ -198,7 +197,7 @@ async function drawRecordings() {
       el("a", { class: "button small", href: appUrl(`${clip.url}?download=1`), download: "", text: "Download" }))));
   parts.recordings.replaceChildren(el("h2", { text: "Recordings" }), parts.clip,
     rows.length ? el("ul", { class: "events clips" }, rows)
-      : el("p", { class: "muted", text: "No recordings yet (docs/recordings.md: record on motion or all the time)." }));
+      : el("p", { class: "muted", text: "No recordings yet: record this camera on motion or all the time (FAKECLOUD_RECORD_MODE, or its options)." }));
 }
 
 function drawDanger() {
@@ -237,6 +236,8 @@ async function reload() {
 export async function draw(main) {
   for (const name of ["head", "details", "video", "urls", "events", "recordings", "danger"]) parts[name] = el("section", { class: name === "head" ? "page-head" : "card", id: `camera-${name}` });
   parts.picture = el("div", { class: "picture", id: "live" });
+  // Kept across redraws (a camera going on- or offline): a clip playing goes on playing.
+  parts.clip = el("div", { class: "clip", id: "clip" });
   parts.mode = el("span", { class: "pill", id: "live-mode" });
   const bar = el("div", { class: "viewer-bar" }, parts.mode, el("span", { class: "spacer" }),
     el("button", { id: "snapshot", onclick: snapshot, text: "Snapshot" }));
