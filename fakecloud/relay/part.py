@@ -34,6 +34,7 @@ from fakecloud.relay.accounting import RelayAccounting
 from fakecloud.relay.forwarding import Forwarder
 from fakecloud.relay.handshake import Handshake, PeerMode
 from fakecloud.relay.queues import Overflow
+from fakecloud.relay.receive_buffer import WANTED_BYTES, enlarge_receive_buffer
 from fakecloud.relay.rendezvous import Rendezvous
 from fakecloud.relay.sessions import CHANNELS, Allocation, MediaKind, RelayError, SessionEnded
 from fakecloud.relay.sinks import TCP_LENGTH, Sink, Tap, UdpSink
@@ -118,6 +119,7 @@ class RelayPart:
         self._sweeper: asyncio.Task[None] | None = None
         self._announce = ""
         self.port = 0
+        self.receive_buffer = 0  # bytes the kernel granted the UDP socket (receive_buffer.py)
 
     # --- Part -------------------------------------------------------------------------------
 
@@ -154,6 +156,13 @@ class RelayPart:
             lambda: _UdpProtocol(self), local_addr=(host, port)
         )
         self.port = self._udp.get_extra_info("sockname")[1]
+        self.receive_buffer = enlarge_receive_buffer(self._udp.get_extra_info("socket"))
+        if self.receive_buffer < WANTED_BYTES:
+            log.warning(
+                "relay: the UDP receive buffer is %d KiB, not the %d KiB asked for: with many "
+                "cameras the kernel may drop video; raise it with sysctl net.core.rmem_max=%d",
+                self.receive_buffer >> 10, WANTED_BYTES >> 10, WANTED_BYTES,
+            )  # fmt: skip
         if self._tcp_listener:
             # Same port number for the TCP fallback.
             self._tcp = await asyncio.start_server(
@@ -185,6 +194,7 @@ class RelayPart:
             "address": f"{self._settings.bind_address}:{self.port}",
             "announce": f"{self._announce}:{self.port}",
             "peer_mode": self._handshake.peer_mode,
+            "receive_buffer_bytes": self.receive_buffer,
             **self._table.status(),
             "tcp_connections": len(self._tcp_fallback.sinks),
             "datagrams_forwarded": self._forwarder.datagrams,

@@ -47,6 +47,9 @@ async def test_r_reading_rendezvous_and_media(relay: RelayPart) -> None:
     status = relay.status()
     assert status["streams"] == 1 and status["viewers"] == 2 and status["cameras"] == 2
     assert status["datagrams_forwarded"] == 21
+    # Every camera's media shares this socket: its buffer is more than the kernel's 208 KiB
+    # default (fakecloud.relay.receive_buffer.py), so a busy loop's pause does not drop keyframes.
+    assert status["receive_buffer_bytes"] > 212992
 
 
 async def test_rejects_a_non_ipv4_announce_address(settings: Settings) -> None:

@@ -33,6 +33,9 @@ class Message:
     topic: str
     payload: bytes
     retain: bool = False
+    # A change Home Assistant may trigger on (motion, connectivity, a finished recording): never
+    # replaced by a newer one while it waits to be sent (fakecloud/integrations/mqtt/outbox.py).
+    every_change: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,8 @@ class Topics:
 
     def presence(self, camera: Camera, *, online: bool) -> list[Message]:
         """Connectivity, last seen and firmware, retained so a restarted HA sees them at once."""
-        messages = [Message(self.state(camera.id, "connectivity"), _on_off(online), retain=True)]
+        connectivity = self.state(camera.id, "connectivity")
+        messages = [Message(connectivity, _on_off(online), retain=True, every_change=True)]
         if camera.last_seen is not None:
             messages.append(self.last_seen(camera.id, camera.last_seen))
         if camera.firmware:
@@ -166,7 +170,9 @@ class Topics:
         return Message(self.state(camera_id, "last_seen"), aware.isoformat().encode(), retain=True)
 
     def motion(self, camera_id: int, *, moving: bool) -> Message:
-        return Message(self.state(camera_id, "motion"), _on_off(moving), retain=True)
+        return Message(
+            self.state(camera_id, "motion"), _on_off(moving), retain=True, every_change=True
+        )
 
     def snapshot(self, camera_id: int, jpeg: bytes) -> Message:
         """The picture itself (HA's image entity takes raw bytes); retained: the latest one."""
@@ -175,7 +181,7 @@ class Topics:
     def recording(self, camera_id: int, path: str, seconds: float) -> Message:
         """A finished clip, for automations (no discovery entity: HA has no clip type)."""
         body = _json({"path": path, "seconds": round(seconds, 3)})
-        return Message(self.state(camera_id, "recording"), body)
+        return Message(self.state(camera_id, "recording"), body, every_change=True)
 
     # -- what fakecloud reads -----------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-// /cameras/<id>: live view, snapshot, rename, video settings, stream URLs, events, forget.
-import { api, appPath, el, icon, cameraName, relativeTime, localTime, statusPill, listenForCameras, toast, copyText } from "./lib.js";
+// /cameras/<id>: live view, snapshot, rename, video settings, stream URLs, events with their
+// pictures, recordings (play, download), forget.
+import { api, appPath, appUrl, el, icon, cameraName, relativeTime, localTime, statusPill, listenForCameras, toast, copyText } from "./lib.js";
 import { startLiveView } from "./live-view.js";
 
 const SIZES = ["320x180", "640x360", "1280x720"];
@@ -154,13 +155,49 @@ function drawUrls() {
     ...snippets.flatMap(([title, text]) => [el("strong", { text: title }), el("pre", { class: "snippet", text })]));
 }
 
+// A motion event's picture (the event log stores one per motion start), opened full size.
+function eventPicture(event) {
+  if (!event.thumbnail) return null;
+  const url = appUrl(event.thumbnail);
+  return el("a", { href: url, target: "_blank", class: "event-picture" },
+    el("img", { src: url, alt: `${event.kind} at ${localTime(event.time)}`, loading: "lazy" }));
+}
+
 async function drawEvents() {
-  const events = await api(`api/cameras/${cameraId}/events?limit=15`);
+  const events = await api(`api/events?camera_id=${cameraId}&limit=15`);
   const list = events.length
-    ? el("ul", { class: "events" }, events.map((event) => el("li", {},
-        el("span", { text: event.kind }), el("span", { class: "muted", text: localTime(event.time) }))))
+    ? el("ul", { class: "events" }, events.map((event) => el("li", { "data-event": event.id },
+        el("span", { text: event.kind }), eventPicture(event),
+        el("span", { class: "muted", text: localTime(event.time) }))))
     : el("p", { class: "muted", text: "No events yet." });
   parts.events.replaceChildren(el("h2", { text: "Recent events" }), list);
+}
+
+function playClip(clip) {
+  parts.clip.replaceChildren(el("video", { src: appUrl(clip.url), controls: true, autoplay: true, muted: true, playsinline: true }),
+    el("p", { class: "muted", text: `${localTime(clip.started)} · ${clip.reason} · ${clip.seconds} s` }));
+}
+
+// Clips being written are listed too (fragmented MP4 plays up to its newest fragment).
+async function drawRecordings() {
+  let clips;
+  try {
+    clips = await api(`api/cameras/${cameraId}/recordings`);
+  } catch (failure) {
+    if (failure.status !== 503) throw failure;
+    parts.recordings.replaceChildren(el("h2", { text: "Recordings" }),
+      el("p", { class: "muted", text: "Recording is not running on this server." }));
+    return;
+  }
+  const rows = clips.slice(0, 20).map((clip) => el("li", { "data-clip": clip.name },
+    el("span", { text: `${localTime(clip.started)} · ${clip.reason}${clip.recording ? " · recording" : ""}` }),
+    el("span", { class: "muted", text: `${clip.seconds} s · ${Math.ceil(clip.bytes / 1024)} KiB` }),
+    el("span", { class: "actions" },
+      el("button", { class: "small play", text: "Play", onclick: () => playClip(clip) }),
+      el("a", { class: "button small", href: appUrl(`${clip.url}?download=1`), download: "", text: "Download" }))));
+  parts.recordings.replaceChildren(el("h2", { text: "Recordings" }), parts.clip,
+    rows.length ? el("ul", { class: "events clips" }, rows)
+      : el("p", { class: "muted", text: "No recordings yet: record this camera on motion or all the time (FAKECLOUD_RECORD_MODE, or its options)." }));
 }
 
 function drawDanger() {
@@ -191,20 +228,22 @@ async function reload() {
   }
   drawHead();
   showLive();
-  await Promise.all([drawConnection(), drawEvents()]);
+  await Promise.all([drawConnection(), drawEvents(), drawRecordings()]);
   drawUrls();
   return true;
 }
 
 export async function draw(main) {
-  for (const name of ["head", "details", "video", "urls", "events", "danger"]) parts[name] = el("section", { class: name === "head" ? "page-head" : "card", id: `camera-${name}` });
+  for (const name of ["head", "details", "video", "urls", "events", "recordings", "danger"]) parts[name] = el("section", { class: name === "head" ? "page-head" : "card", id: `camera-${name}` });
   parts.picture = el("div", { class: "picture", id: "live" });
+  // Kept across redraws (a camera going on- or offline): a clip playing goes on playing.
+  parts.clip = el("div", { class: "clip", id: "clip" });
   parts.mode = el("span", { class: "pill", id: "live-mode" });
   const bar = el("div", { class: "viewer-bar" }, parts.mode, el("span", { class: "spacer" }),
     el("button", { id: "snapshot", onclick: snapshot, text: "Snapshot" }));
   main.replaceChildren(parts.head, el("div", { class: "camera-layout" },
     el("div", { class: "stack" }, el("div", { class: "viewer" }, parts.picture, bar), parts.video, parts.urls),
-    el("div", { class: "stack" }, parts.details, parts.events, parts.danger)));
+    el("div", { class: "stack" }, parts.details, parts.events, parts.recordings, parts.danger)));
   // Listening first: a change between the first load and the stream's start is not missed.
   const source = listenForCameras((change) => { if (change.camera_id === cameraId) reload(); }, reload);
   if (!(await reload())) {

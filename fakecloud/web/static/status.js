@@ -10,11 +10,16 @@ function addresses(part) {
 }
 
 // Why a part does not (fully) run: a part that could not start says `error` and `fix`; the
-// front door lists each port it could not bind in `failed`.
+// front door lists each port it could not bind in `failed`; MQTT says `last_error` while it is
+// not connected; each webhook URL that gave up on deliveries says its `last_error`.
 function failures(part) {
   const found = [];
   if (part.error) found.push(part.fix ? `${part.error}. Fix: ${part.fix}` : part.error);
   for (const failed of part.failed || []) found.push(`port ${failed.port}: ${failed.error}`);
+  if (part.connected === false && part.last_error) found.push(`${part.broker}: ${part.last_error}`);
+  for (const hook of part.endpoints || []) {
+    if (hook.given_up) found.push(`${hook.url}: ${hook.given_up} not delivered (${hook.delivered} delivered); last error: ${hook.last_error}`);
+  }
   return found;
 }
 

@@ -1,6 +1,7 @@
 """The whole server with MQTT on, against a real mosquitto: a simulated camera logs in and
-shows up in Home Assistant's discovery topics; motion, the snapshot button, a broker restart,
-Home Assistant restarting and a forgotten camera, all checked with mosquitto_sub."""
+shows up in Home Assistant's discovery topics; motion (reported by the camera, or seen by the
+server's detector and recorded), the snapshot button, a broker restart, Home Assistant
+restarting and a forgotten camera, all checked with mosquitto_sub."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from pydantic import SecretStr
 
 from fakecloud.certs import ensure_authority
 from fakecloud.core.config import Settings
-from fakecloud.core.events import Motion
+from fakecloud.core.events import Motion, RecordingFinished
 from fakecloud.integrations.mqtt.part import MOTION_HOLD_SECONDS, MqttPart
+from fakecloud.motion.events import PICTURES_DIR
 from fakecloud.sim.camera import SimulatedCamera
 from fakecloud.sim.demo import simulated_mac
 from fakecloud.store.store import Store
@@ -33,6 +35,8 @@ from tests.integrations.mqtt.mosquitto import (
     subscribe,
 )
 from tests.media.test_viewer_e2e import OWNER, Cloud, online, running_cloud
+from tests.motion.test_part import DETECTION
+from tests.recording.clips import probe
 
 pytestmark = needs_mosquitto
 
@@ -132,6 +136,23 @@ async def test_a_detectors_motion_is_on_from_its_start_to_its_end(
             # At once: not after the 10 s a camera's own motion event is held ON.
             async with asyncio.timeout(MOTION_HOLD_SECONDS / 2):
                 assert [m.payload for m in await watching.messages()] == [b"OFF"]
+
+
+async def test_a_motion_that_starts_and_ends_at_once_is_on_then_off(
+    settings: Settings, mosquitto: Mosquitto
+) -> None:
+    """Both in one turn of the loop, before the sender runs: Home Assistant still sees the
+    motion (ON, then OFF), not only its end."""
+    async with cloud_on(settings, mosquitto.url) as (cloud, _), online(cloud.camera(0)) as cam:
+        camera_id = cam.camera_id
+        assert camera_id is not None
+        await subscribe(mosquitto, CONFIGS, count=ENTITY_COUNT)
+        bus = cloud.runtime.services.bus
+        topic = f"fakecloud/camera/{camera_id}/motion"
+        async with Subscriber(mosquitto, topic, count=2, skip_retained=True) as watching:
+            bus.publish(Motion(camera_id, {"state": "start"}))
+            bus.publish(Motion(camera_id, {"state": "end"}))
+            assert [m.payload for m in await watching.messages()] == [b"ON", b"OFF"]
 
 
 async def test_a_restarted_broker_and_home_assistant_get_discovery_again(
@@ -239,3 +260,41 @@ async def test_a_pending_camera_is_announced_once_approved(
                 messages = await announced.messages()
         assert {m.topic: m.payload for m in messages}[f"{base}/connectivity"] == b"ON"
         assert len(messages) == ENTITY_COUNT + 1
+
+
+async def test_a_cameras_motion_reaches_home_assistant_the_event_log_and_a_clip(
+    settings: Settings, mosquitto: Mosquitto
+) -> None:
+    """The issue's whole path: the simulated camera's picture moves; the server's detector
+    sees it; Home Assistant's motion entity says ON over a real mosquitto, then OFF once it
+    stops; the start is a stored event with a picture; its clip plays (ffprobe)."""
+    changes = {
+        "motion_detection": True,
+        **DETECTION,
+        "record_mode": "motion",
+        "record_pre_seconds": 1.0,
+        "record_post_seconds": 1.0,
+    }
+    async with (
+        running_cloud(settings, mqtt_url=SecretStr(mosquitto.url), **changes) as cloud,
+        online(cloud.camera(0)) as cam,
+    ):
+        camera_id = cam.camera_id
+        assert camera_id is not None
+        await subscribe(mosquitto, CONFIGS, count=ENTITY_COUNT)
+        finished = cloud.runtime.services.bus.subscribe("test", RecordingFinished)
+        async with asyncio.timeout(WITHIN):
+            await cam.video_running.wait()  # detection and recording make it stream
+        topic = f"fakecloud/camera/{camera_id}/motion"
+        for moving, said in ((True, b"ON"), (False, b"OFF")):
+            async with Subscriber(mosquitto, topic, count=1, skip_retained=True) as watching:
+                await cam.show_motion(moving)
+                assert [m.payload for m in await watching.messages()] == [said]
+        async with asyncio.timeout(WITHIN):
+            clip = await finished.get()
+        assert isinstance(clip, RecordingFinished) and clip.camera_id == camera_id
+        assert probe(Path(clip.path))["codec_name"] == "h264"
+        events = await cloud.runtime.services.store.list_events(camera_id, 10)
+        assert [event.data.get("state") for event in events] == ["start"]
+        picture = settings.data_dir / PICTURES_DIR / f"{events[0].id}.jpg"
+        assert picture.read_bytes()[:2] == b"\xff\xd8"
