@@ -13,6 +13,7 @@ import pytest
 from fakecloud.core.config import Settings
 from fakecloud.media.rtsp.digest import DigestAnswer
 from fakecloud.onvif.auth import load_key, onvif_password
+from tests.media.outputs.conftest import run_client
 from tests.media.rtsp.test_server import probe, rtsp_exchange, rtsp_url, untrusted_cloud
 from tests.media.test_viewer_e2e import OWNER, WITHIN, counter_in, online, running_cloud
 
@@ -59,9 +60,20 @@ async def test_the_onvif_password_opens_rtsp_and_the_snapshot(settings: Settings
         assert await answers(unkeyed) == ("RTSP/1.0 401 Unauthorized", 401)
 
 
+async def gstreamer_reads(url: str, login: str, secret: str, transport: str) -> None:
+    """GStreamer's RTSP client logs in and depayloads 30 H.264 buffers (exit 0 on EOS)."""
+    _, errors = await run_client(
+        "gst-launch-1.0", "rtspsrc", f"location={url}", f"user-id={login}", f"user-pw={secret}",
+        f"protocols={transport}", "!", "rtph264depay", "!", "fakesink", "num-buffers=30",
+        within=WITHIN * 2,
+    )  # fmt: skip
+    assert "Unauthorized" not in errors
+
+
 async def test_digest_with_the_onvif_password_when_offered(settings: Settings) -> None:
-    """FAKECLOUD_RTSP_DIGEST: the real ffprobe answers the Digest challenge (over TCP and UDP)
-    with the ONVIF password; Basic sent unasked still works; a wrong secret is refused."""
+    """FAKECLOUD_RTSP_DIGEST: the real ffprobe and GStreamer answer the Digest challenge (over
+    TCP and UDP) with the ONVIF password; Basic sent unasked still works; a wrong secret is
+    refused."""
     async with (
         running_cloud(settings, trusted_networks=["192.0.2.0/24"], rtsp_digest=True) as cloud,
         online(cloud.camera(6)) as camera,
@@ -79,6 +91,8 @@ async def test_digest_with_the_onvif_password_when_offered(settings: Settings) -
         for transport in ("tcp", "udp"):
             stream = await probe(rtsp_url(cloud, camera_id, f"{OWNER}:{password}@"), transport)
             assert stream["codec_name"] == "h264"
+            # A second Digest client of its own making: GStreamer's rtspsrc.
+            await gstreamer_reads(url, OWNER, password, transport)
         token = (await store.issue_token(OWNER)).partition(".accessToken:")[2]
         (unasked,) = await rtsp_exchange(
             port,
