@@ -54,7 +54,8 @@ ensure_test_tools() {
   # command:package pairs the tests drive as real clients
   local wanted=(dig:dnsutils openssl:openssl ffprobe:ffmpeg ffmpeg:ffmpeg ping:iputils-ping
     dnsmasq:dnsmasq-base ip:iproute2 git:git mosquitto:mosquitto mosquitto_sub:mosquitto-clients
-    chromium:chromium npm:npm)
+    chromium:chromium npm:npm gst-launch-1.0:gstreamer1.0-tools
+    gst-launch-1.0:gstreamer1.0-plugins-good)
   local missing=()
   for pair in "${wanted[@]}"; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")

@@ -139,8 +139,8 @@ def _urls(args: argparse.Namespace, settings: Settings) -> int:
         if url is not None:
             print(f"{key:<13} {url}")
     print(
-        "Clients outside FAKECLOUD_TRUSTED_NETWORKS log in: http://LOGIN:TOKEN@... "
-        "(a token from 'fakecloud account token LOGIN')."
+        "Clients outside FAKECLOUD_TRUSTED_NETWORKS log in: http://LOGIN:TOKEN@... and "
+        "rtsp://LOGIN:TOKEN@... (a token from 'fakecloud account token LOGIN')."
     )
     for product, text in ready.items():
         print(f"\n# {product}\n{text}", end="")

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     relay_port: int = Field(6178, ge=0, le=65535, description="UDP media relay")
     rtsp_enabled: bool = Field(True, description="serve cameras over RTSP on rtsp_port")
     rtsp_port: int = Field(8554, ge=0, le=65535, description="RTSP for NVRs and players")
+    rtsp_digest: bool = Field(
+        False, description="offer RTSP Digest (with the ONVIF password) instead of Basic"
+    )
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     login_policy: Literal["learning", "strict"] = "learning"

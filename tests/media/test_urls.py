@@ -76,6 +76,7 @@ def test_cli_prints_urls_and_snippets_by_id_and_by_name(tmp_path: Path) -> None:
     assert f"rtsp          rtsp://127.0.0.1:8555/{camera_id}" in text
     assert f"http://127.0.0.1:8080/api/cameras/{camera_id}/hls/ll.m3u8" in text
     assert "# frigate" in text and "preset-rtsp-restream" in text
+    assert "rtsp://LOGIN:TOKEN@" in text  # how an untrusted NVR logs in
     by_name = run_cli("camera", "urls", "front porch", "--json", data_dir=tmp_path, **environment)
     record = json.loads(by_name.stdout)
     assert record["id"] == camera_id

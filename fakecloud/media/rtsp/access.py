@@ -2,7 +2,8 @@
 
 Trusted networks watch without an account; anyone else sends RTSP Basic credentials (an account's
 login with its password, one of its access tokens or its ONVIF password), checked by the same code
-and login limits as HTTP Basic, and sees only the cameras the account owns. A camera is named by
+and login limits as HTTP Basic, or, with FAKECLOUD_RTSP_DIGEST, Digest with the ONVIF password
+(fakecloud/media/rtsp/digest.py), and sees only the cameras the account owns. A camera is named by
 id or by name.
 """
 
@@ -13,6 +14,8 @@ from urllib.parse import unquote, urlsplit
 from fakecloud.core.config import Settings
 from fakecloud.media.hub import MediaHub
 from fakecloud.media.rtsp.codec import RtspError
+from fakecloud.media.rtsp.digest import DigestAnswer, DigestNonces, StaleNonce
+from fakecloud.onvif.auth import existing_key, onvif_password
 from fakecloud.store.protocol import CameraStore
 from fakecloud.web.deps import Viewer, basic_credentials, is_trusted, login_for_credentials
 
@@ -35,10 +38,39 @@ class RtspAccess:
         self.settings = settings
         self.store = store
         self.hub = hub
+        self.nonces = DigestNonces() if settings.rtsp_digest else None
 
-    async def viewer(self, authorization: str | None, client: str | None) -> Viewer:
+    def challenge(self, refusal: RtspError) -> str:
+        """The WWW-Authenticate of a 401: Digest when offered (clients that can send Basic can
+        send Digest, and Basic is still accepted unasked), else Basic."""
+        if self.nonces is None:
+            return CHALLENGE
+        return self.nonces.challenge(REALM, stale=isinstance(refusal, StaleNonce))
+
+    async def viewer(
+        self, authorization: str | None, client: str | None, method: str = "DESCRIBE"
+    ) -> Viewer:
         """RtspError 401 (the server adds the challenge) unless the client may watch."""
-        return await self.viewer_with(basic_credentials(authorization), client)
+        digest = DigestAnswer.parse(authorization) if self.nonces is not None else None
+        if digest is None or is_trusted(self.settings, client):
+            return await self.viewer_with(basic_credentials(authorization), client)
+        login = await self._digest_login(digest, method)
+        if login is None:
+            raise RtspError(401, "wrong login or ONVIF password")
+        return Viewer(login)
+
+    async def _digest_login(self, digest: DigestAnswer, method: str) -> str | None:
+        assert self.nonces is not None
+        self.nonces.check(digest.nonce)
+        key = existing_key(self.settings.data_dir)
+        if self.store is None or key is None or digest.realm != REALM:
+            return None
+        account = await self.store.get_account(digest.username)
+        # The ONVIF password is 144 random bits: guessing it online is hopeless, so no scrypt
+        # and no login limits are needed here (there is no password to protect).
+        if account is None or not digest.proves(onvif_password(key, account), method):
+            return None
+        return account.login
 
     async def viewer_with(self, credentials: tuple[str, str] | None, client: str | None) -> Viewer:
         """The same for credentials given apart (MediaMTX's authentication hook)."""

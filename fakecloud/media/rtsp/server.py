@@ -16,7 +16,7 @@ from typing import Any
 from fakecloud.frontdoor.part import describe_bind_error
 from fakecloud.media.hub import HubFullError, MediaHub
 from fakecloud.media.outputs.streaming import NoVideoError, StreamLimits, live_frames
-from fakecloud.media.rtsp.access import CHALLENGE, RtspAccess
+from fakecloud.media.rtsp.access import RtspAccess
 from fakecloud.media.rtsp.codec import RtspError, RtspReader, RtspRequest, build_response
 from fakecloud.media.rtsp.connection import (
     RtspConnection,
@@ -162,7 +162,7 @@ class RtspPart:
             status, headers, body = error.status, {}, b""
             if error.status == 401:
                 self.counters["unauthorized"] += 1
-                headers["WWW-Authenticate"] = CHALLENGE
+                headers["WWW-Authenticate"] = self.access.challenge(error)
             elif error.status == 405:
                 headers["Allow"] = ", ".join(RtspConnection.METHODS)
             log.debug("RTSP %s %s: %s", request.method, request.uri[:200], error)
@@ -175,7 +175,9 @@ class RtspPart:
         if method == "OPTIONS":
             return 200, {"Public": ", ".join(connection.METHODS)}, b""
         if method in ("DESCRIBE", "SETUP"):
-            viewer = await self.access.viewer(request.header("Authorization"), connection.client)
+            viewer = await self.access.viewer(
+                request.header("Authorization"), connection.client, method
+            )
             camera_id = await self.access.camera_id(request.uri, viewer)
             track = await self._track(connection, camera_id)
             if method == "DESCRIBE":
