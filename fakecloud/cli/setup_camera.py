@@ -14,11 +14,15 @@ from fakecloud.capture.log import CaptureLog
 from fakecloud.core.config import Settings
 from fakecloud.core.errors import UserError
 from fakecloud.onboard.camera_api import CameraApi, CameraUnreachable
-from fakecloud.onboard.flow import STEPS, SetupFailed, SetupPlan, set_up_camera
+from fakecloud.onboard.flow import (
+    PAIRING_MINUTES,
+    STEPS,
+    SetupFailed,
+    SetupPlan,
+    set_up_camera,
+)
 from fakecloud.sim.setup_mode import SETUP_ADDRESS
 from fakecloud.store import Store
-
-PAIRING_MINUTES = 10.0
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

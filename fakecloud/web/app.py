@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -22,6 +24,7 @@ from fakecloud.web import (
     routes_media,
     routes_mediamtx,
     routes_metrics,
+    routes_onboard,
     routes_pages,
     routes_protocol,
     routes_recordings,
@@ -46,6 +49,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.live_listeners = routes_live.Listeners()
+    app.state.camera_setup = asyncio.Lock()  # one camera setup at a time (routes_onboard)
     # Added first, so it runs inside BodyLimit: an oversized body is refused whatever its Host.
     app.add_middleware(
         HostCheck,
@@ -68,7 +72,14 @@ def create_app(runtime: Runtime) -> FastAPI:
         routes_events,
         routes_wemo,
     )
-    web_app = (routes_pages, routes_account, routes_cameras, routes_live, routes_protocol)
+    web_app = (
+        routes_pages,
+        routes_account,
+        routes_cameras,
+        routes_live,
+        routes_protocol,
+        routes_onboard,
+    )
     for module in (*routes, *web_app, routes_setup):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(packages=[("fakecloud.web", "static")]), name="static")

@@ -35,6 +35,7 @@ async def wizard_sees_the_camera_come_online(page: Any, cloud: Cloud) -> None:
     await page.locator('body[data-live="connected"]').wait_for(state="attached")
     address = cloud.runtime.settings.effective_announce_address
     assert await page.locator("#announce").text_content() == address
+    await page.click("#setup-cli summary")  # the command line, folded under the form
     assert f"--account '{OWNER}'" in (await page.locator("#setup-command").text_content() or "")
     await page.fill("#setup-ssid", "Attic net")
     await page.locator("#setup-command", has_text="--ssid 'Attic net'").wait_for()
