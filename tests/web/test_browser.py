@@ -151,6 +151,7 @@ async def first_run_and_sign_in(page: Any, cloud: Cloud, console: Console) -> No
     await page.click("#sign-in button[type=submit]")
     await page.wait_for_url(cloud.url("/"))
     await page.locator("#empty").wait_for()
+    assert await page.get_attribute("#empty-setup", "href") == "setup"  # the way to a camera
     await screenshot(page, "home-empty-1280")
     await page.click("#sign-out")
     await page.get_by_role("heading", name="Sign in").wait_for()

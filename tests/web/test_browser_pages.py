@@ -102,3 +102,32 @@ async def test_setup_status_and_protocol_pages(cloud: Cloud, browser: Any, tmp_p
         await no_horizontal_scroll(phone)
         await screenshot(phone, "status-doctor-390")
     assert console.errors == []
+
+
+# Records what each copy puts on the clipboard (the `copy` event sees the selection) and
+# removes navigator.clipboard, as on plain HTTP from the LAN, which is not a secure context.
+INSECURE_CLIPBOARD = """
+delete Navigator.prototype.clipboard;
+window.copied = [];
+document.addEventListener("copy", () => window.copied.push(String(document.getSelection())));
+"""
+
+
+async def test_copy_buttons_work_without_a_secure_context(cloud: Cloud, browser: Any) -> None:
+    console = Console()
+    async with page_in(browser, DESKTOP, console) as page:
+        await page.add_init_script(INSECURE_CLIPBOARD)
+        await sign_in_page(page, cloud)
+        await page.goto(cloud.url("/setup"))
+        await page.locator("#recipe").wait_for()
+        assert await page.evaluate("window.isSecureContext && !!navigator.clipboard") is False
+        await page.click("#recipe-copy")
+        await page.click("#setup-cli summary")
+        await page.click("#setup-command-copy")
+        await page.locator(".toast", has_text="Copied").first.wait_for()
+        copied = await page.evaluate("window.copied")
+        assert copied == [
+            await page.locator("#recipe").text_content(),
+            await page.locator("#setup-command").text_content(),
+        ]
+    assert console.errors == []

@@ -143,7 +143,7 @@ function drawUrls() {
   const rows = streamUrls().map(([label, url]) => {
     const input = el("input", { readonly: true, value: url, "aria-label": `${label} URL` });
     return el("div", { class: "url" }, el("span", { text: label }), input,
-      el("button", { class: "small", text: "Copy", onclick: () => copyText(url, input) }));
+      el("button", { class: "small", text: "Copy", onclick: () => copyText(url) }));
   });
   const snippets = Object.entries(camera.snippets || {})
     .map(([key, text]) => [SNIPPET_TITLES[key] || key, text]);
@@ -151,7 +151,10 @@ function drawUrls() {
     el("div", { class: "urls" }, rows),
     el("p", { class: "muted" }, "Programs outside the trusted networks sign in with your login and an access token (",
       el("a", { href: "account", text: "create one" }), ")."),
-    ...snippets.flatMap(([title, text]) => [el("strong", { text: title }), el("pre", { class: "snippet", text })]));
+    ...snippets.flatMap(([title, text]) => [
+      el("div", { class: "snippet-head" }, el("strong", { text: title }),
+        el("button", { class: "small", text: "Copy", "aria-label": `Copy the ${title} snippet`, onclick: () => copyText(text) })),
+      el("pre", { class: "snippet", text })]));
 }
 
 async function drawEvents() {

@@ -116,9 +116,10 @@ export async function draw(main) {
   empty = el("div", { class: "card empty", id: "empty", hidden: true },
     icon("camera"),
     el("h2", { text: "No cameras yet" }),
-    el("p", { text: "A camera appears here as soon as it logs in to fakecloud. Point your network's DNS at this server (see the README), then power-cycle the camera." }),
-    el("p", {}, "Its connection attempts are recorded even before they are understood: ",
-      el("code", { text: "fakecloud captures list" }), "."));
+    el("p", { text: "A camera appears here as soon as it logs in to fakecloud. The setup page walks you through it: DNS for your router, then putting the camera on your Wi-Fi." }),
+    el("p", {}, el("a", { class: "button primary", id: "empty-setup", href: "setup", text: "Set up a camera" })),
+    el("p", {}, "A camera's connection attempts are recorded even before they are understood: see ",
+      el("a", { href: "protocol", text: "Protocol" }), "."));
   main.replaceChildren(
     el("div", { class: "page-head" }, el("div", {}, el("h1", { text: "Cameras" }), summary)),
     empty, grid);

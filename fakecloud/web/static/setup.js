@@ -10,8 +10,7 @@ function step(number, title, ...body) {
 
 function copyable(id, text) {
   const box = el("pre", { class: "snippet", id, text });
-  const input = el("input", { type: "hidden", value: text });
-  return [box, el("button", { class: "small", text: "Copy", onclick: () => copyText(box.textContent, input) }), input];
+  return [box, el("button", { class: "small", id: `${id}-copy`, text: "Copy", onclick: () => copyText(box.textContent) })];
 }
 
 function announceStep(status) {
@@ -37,13 +36,13 @@ async function recipeBlock() {
   const first = await api("api/dns/recipe");
   const picker = el("select", { id: "router", "aria-label": "Your router" },
     first.routers.map((name) => el("option", { value: name, text: name })));
-  const [box, copy, hidden] = copyable("recipe", first.text);
+  const [box, copy] = copyable("recipe", first.text);
   picker.addEventListener("change", async () => {
     box.textContent = (await api(`api/dns/recipe?router=${encodeURIComponent(picker.value)}`)).text;
   });
   return [el("p", { text: "Or let your router answer them: pick it and add these lines to its DNS settings." }),
     el("div", { class: "row" }, el("div", { class: "field" }, el("label", { for: "router", text: "Router" }), picker), copy),
-    box, hidden];
+    box];
 }
 
 function caStep() {
@@ -108,10 +107,10 @@ function commandLine(status, login, form) {
     + `  --camera-ip ${form.elements["setup-camera-ip"].value} --ssid ${quoted("setup-ssid")} --wifi-password-stdin \\\n`
     + `  --account '${login}' --account-password-stdin --name ${quoted("setup-name")} \\\n`
     + `  --server-host ${status.announce_address}`;
-  const [box, copy, hidden] = copyable("setup-command", command());
-  form.addEventListener("input", () => { box.textContent = command(); hidden.value = box.textContent; });
+  const [box, copy] = copyable("setup-command", command());
+  form.addEventListener("input", () => { box.textContent = command(); });
   return el("details", { id: "setup-cli" }, el("summary", { text: "Or from a terminal: fakecloud setup-camera" }),
-    el("p", { class: "muted", text: "The same steps; the secrets stay on standard input, never in the page." }), box, copy, hidden);
+    el("p", { class: "muted", text: "The same steps; the secrets stay on standard input, never in the page." }), box, copy);
 }
 
 function onboardingStep(status, login) {
