@@ -163,6 +163,13 @@ async def test_vendor_names_are_logged_once_and_discoveries_recorded(
     assert messages.count("127.0.0.1 asked for server.seedonk.com (answered with 127.0.0.1)") == 1
     assert sum("discovered vendor name cam7.seedonk.com" in m for m in messages) == 1
     assert part.status()["discovered"] == ["cam7.seedonk.com", "new.xbcs.net"]
+    # Each first ask, for the setup page: who asked, for what, and whether it was redirected.
+    asked = [(e["client"], e["name"], e["redirected"]) for e in part.status()["asked"]]
+    assert asked == [
+        ("127.0.0.1", "server.seedonk.com", True),
+        ("127.0.0.1", "cam7.seedonk.com", True),
+        ("127.0.0.1", "new.xbcs.net", False),
+    ]
     assert [(e["kind"], e["name"], e["qtype"]) for e in recorder.events] == [
         ("dns", "cam7.seedonk.com", 28),
         ("dns", "new.xbcs.net", 1),

@@ -1,4 +1,5 @@
-"""The setup wizard sets a camera up from the browser (Debian's chromium, the helpers of
+"""The setup wizard lists the devices that asked the DNS shim for vendor names, and sets a
+camera up from the browser (Debian's chromium, the helpers of
 test_browser.py): the setup-mode simulator on loopback, its network's DNS a real fakecloud DNS
 shim. A wrong Wi-Fi password is explained with its fix; the right one goes through every step,
 and the camera then logging in shows in "waiting for your camera", owned by the account. At
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from fakecloud.core.config import Settings
 from fakecloud.sim.camera import SimulatedCamera
-from tests.media.test_viewer_e2e import OWNER, PASSWORD, online
+from tests.dns.clients import addresses, ask
+from tests.media.test_viewer_e2e import OWNER, PASSWORD, online, running_cloud
 from tests.onboard.conftest import HOME, WIFI_PASSWORD, SetupBench, bench
 from tests.web.conftest import Cloud
 from tests.web.test_browser import (
@@ -81,4 +84,23 @@ async def test_the_wizard_sets_a_camera_up(cloud: Cloud, browser: Any, bench: Se
         assert "fail to dns" in await run_setup(phone, bench, WIFI_PASSWORD)
         await no_horizontal_scroll(phone)
         await screenshot(phone, "setup-camera-390")
+    assert console.errors == []
+
+
+async def test_the_wizard_shows_who_asked_for_vendor_names(
+    settings: Settings, browser: Any
+) -> None:
+    console = Console()
+    async with running_cloud(settings, dns_enabled=True) as cloud:
+        shim = cloud.runtime.part("dns")
+        reply = await ask(shim, "server.seedonk.com")  # type: ignore[arg-type]
+        assert addresses(reply) == [cloud.runtime.settings.effective_announce_address]
+        async with page_in(browser, PHONE, console, is_mobile=True, color_scheme="dark") as page:
+            await sign_in_page(page, cloud)
+            await page.goto(cloud.url("/setup"))
+            asker = page.locator("#dns-askers li", has_text="server.seedonk.com")
+            assert "127.0.0.1" in await asker.inner_text()
+            assert "answered with fakecloud" in await asker.inner_text()
+            await no_horizontal_scroll(page)
+            await screenshot(page, "setup-dns-390")
     assert console.errors == []

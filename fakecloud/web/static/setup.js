@@ -20,16 +20,30 @@ function announceStep(status) {
       el("code", { text: "FAKECLOUD_ANNOUNCE_ADDRESS" }), " and restart fakecloud."));
 }
 
+// Who asked the DNS shim for which vendor name (its first ask per device), and names outside
+// the catalogue (the shim's `dns` captures).
 function dnsAskers(dns, lookups) {
-  const askers = lookups.map((record) => el("li", {}, el("span", { class: "mono", text: record.name }),
-    el("span", { class: "muted", text: `asked by ${record.peer}` })));
+  const asked = (dns && dns.asked) || [];
   const redirected = dns ? dns.counters.redirected : 0;
   const summary = !dns ? "The DNS shim is not running here: your router must answer the vendor names (below)."
     : dns.running === false ? `The DNS shim is not running: ${dns.error}. Fix: ${dns.fix}`
       : `The DNS shim listens on ${dns.address} and has answered ${redirected} vendor lookup(s) with the announce address.`;
-  return [el("p", { id: "dns-summary", text: summary }),
-    askers.length ? el("ul", { class: "events", id: "dns-askers" }, askers)
-      : el("p", { class: "muted", id: "dns-askers", text: "No device has asked for a vendor name fakecloud did not know yet." })];
+  const askers = asked.slice().reverse().map((entry) => el("li", {},
+    el("span", {}, el("span", { class: "mono", text: entry.name }), " ",
+      el("span", { class: "muted", text: entry.redirected ? "answered with fakecloud" : "passed on to the real DNS" })),
+    el("span", { class: "muted", text: `${entry.client} · ${relativeTime(entry.at)}` })));
+  const unknown = lookups.map((record) => el("li", {}, el("span", { class: "mono", text: record.name }),
+    el("span", { class: "muted", text: `asked by ${record.peer}` })));
+  const none = dns && dns.running !== false
+    ? "No device has asked the shim for a vendor name since fakecloud started: the cameras' DNS does not lead here yet."
+    : "The shim cannot tell which devices ask: check with your router's DNS log.";
+  const asking = askers.length
+    ? [el("p", { text: "Devices that asked the shim for a vendor name (newest first):" }), el("ul", { class: "events", id: "dns-askers" }, askers)]
+    : [el("p", { class: "muted", id: "dns-askers", text: none })];
+  const strangers = unknown.length
+    ? [el("p", { text: "Vendor names fakecloud did not know yet:" }), el("ul", { class: "events", id: "dns-unknown" }, unknown)]
+    : [];
+  return [el("p", { id: "dns-summary", text: summary }), ...asking, ...strangers];
 }
 
 async function recipeBlock() {
