@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 from fakecloud import __version__
 from fakecloud.runtime import Runtime
 from fakecloud.web import (
+    api_docs,
     routes_account,
     routes_api,
     routes_ca,
@@ -38,12 +39,13 @@ from fakecloud.web.routes_unknown import UnknownRequests
 
 
 def create_app(runtime: Runtime) -> FastAPI:
-    # The API docs' scripts come from the package (fastapi-offline), not a CDN: they work offline.
+    # The API docs' scripts come from the package (fastapi-offline), not a CDN: they work offline
+    # (ReDoc's page is api_docs', which also leaves out ReDoc's logo from the internet).
     app = FastAPIOffline(
         title="fakecloud",
         version=__version__,
         docs_url="/api/docs",
-        redoc_url="/api/redoc",
+        redoc_url=None,
         static_url="/api/docs-assets",
         favicon_url="/static/favicon.svg",
     )
@@ -80,7 +82,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         routes_protocol,
         routes_onboard,
     )
-    for module in (*routes, *web_app, routes_setup):
+    for module in (*routes, *web_app, routes_setup, api_docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(packages=[("fakecloud.web", "static")]), name="static")
     # Last: whatever no route above serves is recorded in the capture log and answered 404.
