@@ -5,14 +5,14 @@ streams each step as a JSON line, so the setup page shows progress as it happens
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 from collections.abc import AsyncIterator
+from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, IPvAnyAddress, WithJsonSchema
 
 from fakecloud.onboard.camera_api import CameraApi, CameraUnreachable
 from fakecloud.onboard.flow import PAIRING_MINUTES, STEPS, SetupFailed, SetupPlan, set_up_camera
@@ -24,10 +24,15 @@ from fakecloud.web.deps import AccountDep, RuntimeDep, StoreDep, error_responses
 
 router = APIRouter(prefix="/api", tags=["camera setup"])
 Short = Annotated[str, Field(max_length=64)]
+# An IPv4 or IPv6 address, said so in the schema in formats generic clients know.
+CameraAddress = Annotated[
+    IPvAnyAddress,
+    WithJsonSchema({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}),
+]
 
 
 class CameraSetup(BaseModel):
-    camera_ip: str = Field(SETUP_ADDRESS, max_length=45)
+    camera_ip: CameraAddress = IPv4Address(SETUP_ADDRESS)
     camera_port: int = Field(80, ge=1, le=65535)
     camera_user: Short = "admin"
     camera_password: Short = "admin"
@@ -40,17 +45,13 @@ class CameraSetup(BaseModel):
     time_zone: Short = "UTC"
 
 
-def _camera_address(text: str) -> str:
+def _camera_address(address: IPv4Address | IPv6Address) -> str:
     """Security consideration: the server sends the request, so only a camera on a private
     network (setup mode's 10.68.68.22, the LAN, this machine) may be named: the route is no
-    way to reach arbitrary hosts from the server."""
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{text!r} is not an IP address") from None
+    way to reach arbitrary hosts from the server (403 otherwise)."""
     if not address.is_private or address.is_multicast or address.is_unspecified:
         raise HTTPException(
-            status.HTTP_400_BAD_REQUEST, f"{address} is not a camera's address on your network"
+            status.HTTP_403_FORBIDDEN, f"{address} is not a camera's address on your network"
         )
     return f"[{address}]" if address.version == 6 else str(address)
 

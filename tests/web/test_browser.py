@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -189,6 +190,11 @@ async def test_a_newcomer_signs_in_and_watches_a_camera(cloud: Cloud, browser: A
             first, second = await advancing_counters(page)
             print(f"live view counter {first} -> {second}")
             assert second > first
+            # The connection details show the relay carrying it (refreshed while open).
+            carried = re.compile(r"from 127\.0\.0\.1:\d+ UDP")
+            relay = page.locator("#camera-details dd", has_text=carried)
+            await relay.wait_for()
+            assert "1 viewer" in await relay.inner_text()
             await screenshot(page, "camera-1280")
 
             await page.click("#rename")

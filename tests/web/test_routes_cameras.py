@@ -42,6 +42,7 @@ async def test_video_settings_reach_the_camera_as_modify_device(cloud: Cloud) ->
         assert details["video"] == {"size": "640x360", "fps": 12, "quality": 2}
         assert details["online"] and details["session"]["peer"].startswith("127.0.0.1:")
         assert details["firmware"] and details["history"][0]["event"].startswith("login")
+        assert details["relay"] == []  # nobody watches: the relay carries nothing for it
         bad = await client.put(path, json={**HD, "fps": 99})
         assert bad.status_code == 422
     async with browser_client(cloud) as client:

@@ -74,5 +74,7 @@ async def test_who_may_start_a_setup_and_where(cloud: Cloud, bench: SetupBench) 
         wrong = await client.post("/api/setup-camera", json=form | {"password": "not it"})
         assert wrong.status_code == 403 and "password" in wrong.text
         public = await client.post("/api/setup-camera", json=form | {"camera_ip": "8.8.8.8"})
-        assert public.status_code == 400 and "not a camera's address" in public.text
+        assert public.status_code == 403 and "not a camera's address" in public.text
+        named = await client.post("/api/setup-camera", json=form | {"camera_ip": "cam.example"})
+        assert named.status_code == 422
     assert bench.camera.server_host is None  # none of these reached the camera

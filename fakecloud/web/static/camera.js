@@ -3,6 +3,7 @@ import { api, appPath, el, icon, cameraName, relativeTime, localTime, statusPill
 import { startLiveView } from "./live-view.js";
 
 const SIZES = ["320x180", "640x360", "1280x720"];
+const CONNECTION_REFRESH_MS = 5000;
 const cameraId = Number(appPath().split("/")[2]);
 let camera, live = null, starting = false;
 const parts = {};
@@ -78,7 +79,16 @@ function detailList(rows) {
   return el("dl", { class: "details" }, rows.flatMap(([name, value]) => [el("dt", { text: name }), el("dd", { text: value ?? "—" })]));
 }
 
-async function drawConnection() {
+// The media relay's streams for this camera: what it relays now, or that nobody watches.
+function relayText(streams) {
+  if (!streams || !streams.length) return "idle: nobody is watching through the relay";
+  const plural = (count, word) => `${count} ${word}${count === 1 ? "" : "s"}`;
+  return streams.map((stream) => `${stream.kind}: ${stream.camera.length ? `from ${stream.camera.join(", ")}` : "waiting for the camera"}`
+    + ` · ${plural(stream.sessions, "session")}, ${plural(stream.viewers, "viewer")}`).join("; ");
+}
+
+// `withVideoForm`: false for the periodic refresh, which must not undo someone's edits.
+async function drawConnection({ withVideoForm = true } = {}) {
   const info = await api(`api/cameras/${cameraId}/connection`);
   const session = info.session
     ? `${info.session.peer} → port ${info.session.port}${info.session.tls ? " (TLS)" : ""}`
@@ -91,9 +101,10 @@ async function drawConnection() {
     ["Last seen", info.last_seen ? `${localTime(info.last_seen)} (${relativeTime(info.last_seen)})` : "never"],
     ["First seen", localTime(info.first_seen)],
     ["Session", session],
+    ["Relay", relayText(info.relay)],
     ["Owner", camera.owner || "nobody yet"],
   ]));
-  drawVideoForm(info.video || {});
+  if (withVideoForm) drawVideoForm(info.video || {});
 }
 
 function drawVideoForm(current) {
@@ -215,5 +226,8 @@ export async function draw(main) {
     return;
   }
   drawDanger();
-  addEventListener("pagehide", stopLive);
+  // The relay and last-seen time change while the page is open (the live view itself starts
+  // a relay stream): the details are refreshed, quietly, every few seconds.
+  const refresh = setInterval(() => drawConnection({ withVideoForm: false }).catch(() => {}), CONNECTION_REFRESH_MS);
+  addEventListener("pagehide", () => { clearInterval(refresh); stopLive(); });
 }
