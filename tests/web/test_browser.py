@@ -210,10 +210,12 @@ async def test_a_newcomer_signs_in_and_watches_a_camera(cloud: Cloud, browser: A
             await page.goto(cloud.url(f"/cameras/{camera.camera_id}"))
             await page.locator('#camera-head .pill[data-state="online"]').wait_for()
             await page.locator('body[data-live="connected"]').wait_for(state="attached")
+            assert await page.locator("#snapshot").is_enabled()
         went_offline = time.monotonic()
         await page.locator('#camera-head .pill[data-state="offline"]').wait_for()
         shown_after = time.monotonic() - went_offline
         print(f"offline on the camera page {shown_after * 1000:.0f} ms after the camera left")
+        assert await page.locator("#snapshot").is_disabled()  # no picture to save
         assert shown_after < LIVE_WITHIN
     assert console.errors == []
 

@@ -205,6 +205,10 @@ async function reload() {
   }
   drawHead();
   showLive();
+  // An offline camera has no picture to save: the button would download an error page.
+  const shot = document.getElementById("snapshot");
+  shot.disabled = !camera.online;
+  shot.title = camera.online ? "Save the current picture" : "The camera is offline";
   await Promise.all([drawConnection(), drawEvents()]);
   drawUrls();
   return true;
