@@ -97,6 +97,8 @@ async def browser() -> AsyncIterator[Any]:
 
 async def screenshot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # From the top: scrolled, a full-page capture shows the sticky top bar mid-page.
+    await page.evaluate("window.scrollTo(0, 0)")
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
