@@ -15,11 +15,10 @@ import pytest
 from fakecloud.core.config import Settings
 from fakecloud.web.api_docs import REDOC_LOGO, redoc_script
 from tests.media.test_viewer_e2e import running_cloud
-from tests.web.test_browser import CHROMIUM, Console, page_in, playwright_api
+from tests.web.test_browser import BROKEN_IMAGES, CHROMIUM, Console, page_in, playwright_api
 
 pytestmark = pytest.mark.slow
 NAME = "fakecloud.lan"
-BROKEN_IMAGES = "[...document.images].filter(i => i.complete && !i.naturalWidth).map(i => i.src)"
 
 
 @pytest.fixture

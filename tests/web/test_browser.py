@@ -38,6 +38,8 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 LIVE_WITHIN = 2.0  # seconds: a camera's change shows on the open page within this
 WAIT_MS = 15_000  # bound on every other wait in the browser
+# The images a page shows as broken (loaded, with no picture): none may be.
+BROKEN_IMAGES = "[...document.images].filter(i => i.complete && !i.naturalWidth).map(i => i.src)"
 
 pytestmark = pytest.mark.slow
 

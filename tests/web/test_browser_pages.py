@@ -10,9 +10,11 @@ from typing import Any
 
 import httpx
 
-from tests.media.test_viewer_e2e import OWNER, online
+from fakecloud.sim.camera import SimulatedCamera
+from tests.media.test_viewer_e2e import OWNER, online, simulated_mac
 from tests.web.conftest import Cloud
 from tests.web.test_browser import (
+    BROKEN_IMAGES,
     DESKTOP,
     PHONE,
     Console,
@@ -130,4 +132,27 @@ async def test_copy_buttons_work_without_a_secure_context(cloud: Cloud, browser:
             await page.locator("#recipe").text_content(),
             await page.locator("#setup-command").text_content(),
         ]
+    assert console.errors == []
+
+
+async def test_a_new_camera_is_approved_from_its_tile(cloud: Cloud, browser: Any) -> None:
+    """A camera whose login carries no account shows up live as pending, with no picture and no
+    broken image; Approve makes it the signed-in account's."""
+    console = Console()
+    async with page_in(browser, PHONE, console, is_mobile=True, color_scheme="dark") as page:
+        await sign_in_page(page, cloud)
+        await page.locator('body[data-live="connected"]').wait_for(state="attached")
+        stranger = SimulatedCamera(
+            "127.0.0.1", cloud.cloud_port, login=None, password=None, mac=simulated_mac(5)
+        )
+        async with online(stranger):
+            tile = page.locator(f'[data-camera="{stranger.camera_id}"]')
+            await tile.locator('.pill[data-state="pending"]').wait_for()
+            assert await page.evaluate(BROKEN_IMAGES) == []
+            await no_horizontal_scroll(page)
+            await screenshot(page, "home-pending-390")
+            await tile.get_by_role("button", name="Approve").click()
+            await tile.locator('.pill[data-state="online"]').wait_for()
+        approved = await cloud.runtime.services.store.get_camera(stranger.camera_id)
+        assert approved is not None and approved.owner == OWNER and not approved.pending
     assert console.errors == []
