@@ -145,7 +145,8 @@ def _setup_camera(args: argparse.Namespace, settings: Settings) -> int:
         say(text, result="failed", step=failure.step, what=failure.what, fix=failure.fix)
         return 1
     except CameraUnreachable as error:
-        say(f"setup stopped: {error}", result="failed", step=None, what=str(error), fix="")
+        text = f"setup stopped: {error}" + (f"\nfix: {error.fix}" if error.fix else "")
+        say(text, result="failed", step=None, what=str(error), fix=error.fix)
         return 1
     finally:
         recorder.close()

@@ -82,7 +82,7 @@ async def _steps(
                 _line(result="failed", step=failure.step, what=failure.what, fix=failure.fix)
             )
         except CameraUnreachable as error:
-            lines.put_nowait(_line(result="failed", step=None, what=str(error), fix=""))
+            lines.put_nowait(_line(result="failed", step=None, what=str(error), fix=error.fix))
         finally:
             lines.put_nowait(None)
 

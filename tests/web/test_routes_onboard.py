@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from fakecloud.onboard.flow import STEPS
+from tests.conftest import free_port
 from tests.media.test_viewer_e2e import OWNER, PASSWORD
 from tests.onboard.conftest import HOME, WIFI_PASSWORD, SetupBench, bench
 from tests.web.conftest import Cloud, captured
@@ -62,6 +63,18 @@ async def test_a_failed_step_is_explained_with_its_fix(cloud: Cloud, bench: Setu
     outcome = lines(reply)[-1]
     assert outcome["result"] == "failed" and outcome["step"] == "verify"
     assert "fail to dns" in outcome["what"] and "dns-config" in outcome["fix"]
+
+
+async def test_a_camera_that_does_not_answer_says_where_to_look(
+    cloud: Cloud, bench: SetupBench
+) -> None:
+    async with browser_client(cloud) as client:
+        await sign_in(client)
+        form = setup_form(bench, camera_port=free_port())  # nothing listens there
+        reply = await client.post("/api/setup-camera", json=form, timeout=30)
+    outcome = lines(reply)[-1]
+    assert outcome["result"] == "failed" and "did not answer" in outcome["what"]
+    assert "NetCamXXXX Wi-Fi" in outcome["fix"]
 
 
 async def test_who_may_start_a_setup_and_where(cloud: Cloud, bench: SetupBench) -> None:
