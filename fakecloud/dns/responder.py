@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, Literal, TypeVar
 
-from fakecloud.catalogue import Catalogue
+from fakecloud.catalogue import WILDCARD_PROBE_LABEL, Catalogue
 from fakecloud.core.config import Settings, address_in
 from fakecloud.core.recording import Recorder
 from fakecloud.dns.answers import LocalAnswers
@@ -233,6 +233,8 @@ class Responder:
     def _note_vendor_query(
         self, peer: str, name: str, question: Question, facts: _NameFacts
     ) -> None:
+        if name.startswith(f"{WILDCARD_PROBE_LABEL}."):
+            return  # the doctor checking a wildcard entry: not a device, not a discovery
         if (peer, name) not in self._greeted:
             self._greeted.add((peer, name), True)
             outcome = (

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from fakecloud.catalogue import load_catalogue
+from fakecloud.catalogue import WILDCARD_PROBE_LABEL, load_catalogue
 from fakecloud.core.config import Settings
 from fakecloud.dns import DnsPart
 from fakecloud.dns.responder import Responder
@@ -157,6 +157,7 @@ async def test_vendor_names_are_logged_once_and_discoveries_recorded(
             await ask(part, "server.seedonk.com")
             await ask(part, "cam7.seedonk.com", "AAAA")
             await ask(part, "new.xbcs.net")
+        await ask(part, f"{WILDCARD_PROBE_LABEL}.seedonk.com")  # the doctor, not a device
     finally:
         await part.stop()
     messages = [record.getMessage() for record in caplog.records]
