@@ -36,6 +36,7 @@ STRICTLY_TYPED = [
     "fakecloud/wemo",
     "fakecloud/web/routes_wemo.py",
     "fakecloud/web/ingress.py",
+    "fakecloud/web/routes_onboard.py",
 ]
 MYPY_TIMEOUT = 300  # seconds; a cold cache on a busy machine takes well under a minute
 

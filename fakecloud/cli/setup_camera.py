@@ -14,11 +14,15 @@ from fakecloud.capture.log import CaptureLog
 from fakecloud.core.config import Settings
 from fakecloud.core.errors import UserError
 from fakecloud.onboard.camera_api import CameraApi, CameraUnreachable
-from fakecloud.onboard.flow import STEPS, SetupFailed, SetupPlan, set_up_camera
+from fakecloud.onboard.flow import (
+    PAIRING_MINUTES,
+    STEPS,
+    SetupFailed,
+    SetupPlan,
+    set_up_camera,
+)
 from fakecloud.sim.setup_mode import SETUP_ADDRESS
 from fakecloud.store import Store
-
-PAIRING_MINUTES = 10.0
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -141,7 +145,8 @@ def _setup_camera(args: argparse.Namespace, settings: Settings) -> int:
         say(text, result="failed", step=failure.step, what=failure.what, fix=failure.fix)
         return 1
     except CameraUnreachable as error:
-        say(f"setup stopped: {error}", result="failed", step=None, what=str(error), fix="")
+        text = f"setup stopped: {error}" + (f"\nfix: {error.fix}" if error.fix else "")
+        say(text, result="failed", step=None, what=str(error), fix=error.fix)
         return 1
     finally:
         recorder.close()

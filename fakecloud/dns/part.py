@@ -148,6 +148,10 @@ class DnsPart:
             "counters": asdict(self.counters) | asdict(responder.forwarder.counters),
             "cache_entries": len(responder.cache),
             "discovered": sorted(responder.discovered),
+            "asked": [
+                {"at": at, "client": client, "name": name, "redirected": redirected}
+                for at, client, name, redirected in responder.askers
+            ],
         }
 
     @property

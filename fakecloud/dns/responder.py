@@ -9,11 +9,12 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Generic, Literal, TypeVar
 
-from fakecloud.catalogue import Catalogue
+from fakecloud.catalogue import WILDCARD_PROBE_LABEL, Catalogue
 from fakecloud.core.config import Settings, address_in
 from fakecloud.core.recording import Recorder
 from fakecloud.dns.answers import LocalAnswers
@@ -44,6 +45,7 @@ MAX_QUERY_BYTES = 4096
 # Bounded memories: a flood of distinct names or clients can only push old entries out.
 _MEMORY_ENTRIES = 4096
 _MAX_DISCOVERED = 256
+_MAX_ASKERS = 50  # first asks kept for the setup page, newest last
 
 
 @dataclass
@@ -120,6 +122,9 @@ class Responder:
         self.cache = ResponseCache(cache_entries)
         self.counters = DnsCounters()
         self.discovered: dict[str, str] = {}  # name -> first client that asked
+        # The latest first asks of a vendor name per client, what the log's "asked for" lines
+        # say, for the setup page: (when, client, name, redirected).
+        self.askers: deque[tuple[str, str, str, bool]] = deque(maxlen=_MAX_ASKERS)
         self._name_facts: _BoundedMemory[Labels, _NameFacts] = _BoundedMemory(_MEMORY_ENTRIES)
         self._peer_allowed: _BoundedMemory[str, bool] = _BoundedMemory(_MEMORY_ENTRIES)
         self._greeted: _BoundedMemory[tuple[str, str], bool] = _BoundedMemory(_MEMORY_ENTRIES)
@@ -228,6 +233,8 @@ class Responder:
     def _note_vendor_query(
         self, peer: str, name: str, question: Question, facts: _NameFacts
     ) -> None:
+        if name.startswith(f"{WILDCARD_PROBE_LABEL}."):
+            return  # the doctor checking a wildcard entry: not a device, not a discovery
         if (peer, name) not in self._greeted:
             self._greeted.add((peer, name), True)
             outcome = (
@@ -236,6 +243,8 @@ class Responder:
                 else "passed on to the real DNS"
             )
             log.info("%s asked for %s (%s)", peer, name, outcome)
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            self.askers.append((now, peer, name, facts.redirect))
         if facts.listed or name in self.discovered or len(self.discovered) >= _MAX_DISCOVERED:
             return
         self.discovered[name] = peer

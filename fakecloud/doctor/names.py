@@ -14,7 +14,7 @@ import dns.rdatatype
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
-from fakecloud.catalogue import load_catalogue
+from fakecloud.catalogue import WILDCARD_PROBE_LABEL, load_catalogue
 from fakecloud.certs.authority import LEAF_ROLES, CertificateAuthority
 from fakecloud.certs.errors import CertsError
 from fakecloud.certs.issuing import SubjectNames
@@ -24,8 +24,6 @@ from fakecloud.doctor.report import Check, ok
 
 DNS_TIMEOUT_SECONDS = 1.0
 DNS_PARALLEL_QUERIES = 8
-# A wildcard entry is checked with a name under it that no device uses.
-WILDCARD_PROBE_LABEL = "fakecloud-doctor-probe"
 _RECIPE_HINT = "see `fakecloud dns-config` for your router"
 
 

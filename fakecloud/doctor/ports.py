@@ -66,7 +66,8 @@ def served_ports(status: Mapping[str, Any]) -> set[tuple[str, int]]:
     served: set[tuple[str, int]] = set()
     for protocol, name in (("tcp", "http"), ("udp", "relay"), ("tcp", "rtsp")):
         port = _port_of(part(name).get("address"))
-        if port:
+        # RTSP names its address even when it could not listen there (`listening` false).
+        if port and part(name).get("listening") is not False:
             served.add((protocol, port))
     dns_port = part("dns").get("port")
     if isinstance(dns_port, int) and part("dns").get("running"):
@@ -117,8 +118,11 @@ def check_port(
     server_running: bool,
     low_port_floor: int = 1024,
     may_bind_low: bool = True,
+    status_is_full: bool = False,
 ) -> Check:
-    """One port: fakecloud's own, free for it, or taken by another program (named if known)."""
+    """One port: fakecloud's own, free for it, or taken by another program (named if known).
+    `status_is_full`: the server listed every part's listeners, so a port it does not list is
+    not its own, even when another `fakecloud serve` (a second one on this host) holds it."""
     name = f"port {need.label}"
     env = f"FAKECLOUD_{need.setting}"
     if (need.protocol, need.port) in served:
@@ -126,7 +130,7 @@ def check_port(
     holding = [listener for listener in holders if listener.port == need.port]
     severity: Status = "fail" if need.critical else "warn"
     known = [owners[h.inode] for h in holding if h.inode in owners]
-    if known and all(_is_fakecloud_serve(owner.command) for owner in known):
+    if not status_is_full and known and all(_is_fakecloud_serve(o.command) for o in known):
         # The server did not say (a short status, or none): its process name does.
         pids = ", ".join(str(owner.pid) for owner in known)
         return ok(name, f"fakecloud (pid {pids}) listens on {need.label} ({need.purpose})")

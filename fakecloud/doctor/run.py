@@ -93,6 +93,7 @@ def _port_checks(settings: Settings, status: Mapping[str, Any] | None) -> list[C
             status is not None,
             floor,
             may_bind,
+            status_is_full=isinstance((status or {}).get("parts"), Mapping),
         )
         for need in needs
     ]

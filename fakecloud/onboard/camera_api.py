@@ -13,8 +13,19 @@ TIMEOUT_SECONDS = 10.0
 CAPTURE_KIND = "camera-setup"
 
 
+NOT_REACHED_FIX = (
+    "put the camera in setup mode (the switch on the back) and connect the machine that runs "
+    "this to its NetCamXXXX Wi-Fi; the camera is at 10.68.68.22 there"
+)
+
+
 class CameraUnreachable(Exception):
-    """The camera did not answer (as HTTP) or refused the credentials; the message says which."""
+    """The camera did not answer (as HTTP) or refused the credentials; the message says which,
+    `fix` what to do where that is known."""
+
+    def __init__(self, what: str, fix: str = "") -> None:
+        super().__init__(what)
+        self.fix = fix
 
 
 class CameraApi:
@@ -64,7 +75,7 @@ class CameraApi:
             reason = str(error) or type(error).__name__
             self._record(step, path, form, None, b"", reason)
             raise CameraUnreachable(
-                f"the camera at {self.base_url} did not answer {path}: {reason}"
+                f"the camera at {self.base_url} did not answer {path}: {reason}", NOT_REACHED_FIX
             ) from None
         data = bytes(body[:MAX_ANSWER_BYTES])
         self._record(step, path, form, status, data, None)

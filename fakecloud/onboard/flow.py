@@ -20,6 +20,7 @@ from fakecloud.net.setup_answers import (
 from fakecloud.onboard.camera_api import CameraApi
 
 PREVIEW_PATH = "/apcam/for-android/CamPreview.asp"
+PAIRING_MINUTES = 10.0  # the camera's first login within this joins the account
 STEPS = ("preview", "settings", "scan", "join", "verify", "account", "register", "finish")
 _DNS_FIX = (
     "make the Wi-Fi network's DNS answer server.seedonk.com with fakecloud's address: set the "

@@ -202,6 +202,9 @@ class RelayPart:
             "drops": dict(self._drops),
         }
 
+    def camera_streams(self, camera_id: int) -> list[dict[str, object]]:
+        return self._table.camera_streams(camera_id)
+
     def _address(self) -> Address:
         """Where the relay is reached: what offers and relay-mode PEERS name."""
         return Address(self._announce, self.port)

@@ -289,6 +289,29 @@ class SessionTable:
         if isinstance(endpoint.sink, TcpSink):
             endpoint.sink.close()
 
+    def camera_streams(self, camera_id: int) -> list[dict[str, object]]:
+        """What the relay carries for one camera now, for its page: each stream's kind, the
+        camera's sockets (address, UDP or TCP), its sessions and viewers."""
+        found: list[dict[str, object]] = []
+        for stream in self.streams.values():
+            sessions = stream.distinct_sessions()
+            if not any(session.allocation.camera_id == camera_id for session in sessions):
+                continue
+            viewers = sum(len(group) for group in stream.viewers.values()) + len(stream.taps)
+            found.append(
+                {
+                    "kind": sessions[0].allocation.kind,
+                    "camera": sorted(
+                        f"{camera.public.host}:{camera.public.port} "
+                        + ("TCP" if isinstance(camera.sink, TcpSink) else "UDP")
+                        for camera in stream.cameras.values()
+                    ),
+                    "sessions": len(sessions),
+                    "viewers": viewers,
+                }
+            )
+        return found
+
     def status(self) -> dict[str, int]:
         sockets = [v for s in self.streams.values() for group in s.viewers.values() for v in group]
         taps = sum(len(s.taps) for s in self.streams.values())

@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -330,6 +331,9 @@ class AsyncStore:
 
     async def pairing_account(self) -> str | None:
         return await self._run(self.store.pairing_account)
+
+    async def open_pairing_window(self, login: str, minutes: float) -> datetime:
+        return await self._run(self.store.open_pairing_window, login, minutes)
 
 
 if TYPE_CHECKING:

@@ -84,6 +84,11 @@ class Viewer:
     def may_see(self, camera: Camera) -> bool:
         return self.sees_everything or camera.owner == self.login
 
+    def may_list(self, camera: Camera) -> bool:
+        """Its own cameras and the pending ones, which any account may approve for itself
+        (routes_api.approve_camera). Their video stays private: that is `may_see`."""
+        return self.may_see(camera) or camera.owner is None
+
 
 def basic_credentials(header: str | None) -> tuple[str, str] | None:
     if not header or not header.lower().startswith("basic "):
@@ -223,4 +228,13 @@ async def visible_camera(camera_id: DatabaseId, viewer: ViewerDep, store: StoreD
     return camera
 
 
+async def listed_camera(camera_id: DatabaseId, viewer: ViewerDep, store: StoreDep) -> Camera:
+    """The camera's record, if the viewer may see it or it is pending (`Viewer.may_list`)."""
+    camera = await store.get_camera(camera_id)
+    if camera is None or not viewer.may_list(camera):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera {camera_id}")
+    return camera
+
+
 CameraDep = Annotated[Camera, Depends(visible_camera)]
+ListedCameraDep = Annotated[Camera, Depends(listed_camera)]

@@ -10,7 +10,13 @@ from pydantic import BaseModel
 from fakecloud.core.config import Settings
 from fakecloud.core.errors import UserError
 from fakecloud.media.urls import http_paths, snippets, stream_key, urls_for_settings
-from fakecloud.web.deps import CameraDep, RuntimeDep, StoreDep, ViewerDep, error_responses
+from fakecloud.web.deps import (
+    ListedCameraDep,
+    RuntimeDep,
+    StoreDep,
+    ViewerDep,
+    error_responses,
+)
 from fakecloud.web.ingress import ExternalPrefix
 from fakecloud.web.sessions import require_anti_csrf
 
@@ -40,13 +46,16 @@ def camera_summary(camera: Any, settings: Settings, prefix: str) -> dict[str, An
 async def list_cameras(
     viewer: ViewerDep, store: StoreDep, runtime: RuntimeDep, prefix: ExternalPrefix
 ) -> list[dict[str, Any]]:
+    """The viewer's cameras and, for an account, the pending ones it may approve."""
     cameras = await store.list_cameras(owner=viewer.login)
+    if not viewer.sees_everything:
+        cameras += [camera for camera in await store.list_cameras() if camera.owner is None]
     return [camera_summary(camera, runtime.settings, prefix) for camera in cameras]
 
 
 @router.get("/api/cameras/{camera_id}", responses=error_responses(401, 404))
 async def show_camera(
-    camera: CameraDep, runtime: RuntimeDep, prefix: ExternalPrefix
+    camera: ListedCameraDep, runtime: RuntimeDep, prefix: ExternalPrefix
 ) -> dict[str, Any]:
     """The camera, with its URLs and copy-ready snippets for players and NVRs."""
     summary = camera_summary(camera, runtime.settings, prefix)

@@ -109,7 +109,8 @@ async def recent_events(
 
 @router.get("/connection", responses=error_responses(401, 404))
 async def connection(camera: CameraDep, store: StoreDep, runtime: RuntimeDep) -> dict[str, Any]:
-    """How the camera is connected now (its CXNet session, if online) and its recent logins."""
+    """How the camera is connected now (its CXNet session, if online; what the media relay
+    carries for it: each stream, the camera's sockets, sessions, viewers) and its recent logins."""
     broker = runtime.services.broker
     session = broker.camera_session(camera.id) if broker is not None else None
     live = None
@@ -123,6 +124,7 @@ async def connection(camera: CameraDep, store: StoreDep, runtime: RuntimeDep) ->
             "sni": info.sni,
             "login": session.login,
         }
+    relay = runtime.services.relay
     history = await store.list_sessions(camera.id, limit=10)
     record = camera.to_json()
     return {
@@ -132,6 +134,7 @@ async def connection(camera: CameraDep, store: StoreDep, runtime: RuntimeDep) ->
         "first_seen": record["first_seen"],
         "last_seen": record["last_seen"],
         "session": live,
+        "relay": relay.camera_streams(camera.id) if relay is not None else [],
         "history": [entry.to_json() for entry in history],
         "video": camera.settings.get("video"),
     }

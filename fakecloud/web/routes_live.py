@@ -53,7 +53,7 @@ async def _may_see(viewer: Viewer, store: StoreDep, event: CameraEvent) -> bool:
     if not isinstance(event, CameraOffline | CameraPending):
         return False
     camera = await store.get_camera(event.camera_id)
-    return camera is not None and camera.owner == viewer.login
+    return camera is not None and viewer.may_list(camera)
 
 
 @router.get("/api/live", response_class=StreamingResponse, responses=error_responses(401, 503))

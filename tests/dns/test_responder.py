@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from fakecloud.catalogue import load_catalogue
+from fakecloud.catalogue import WILDCARD_PROBE_LABEL, load_catalogue
 from fakecloud.core.config import Settings
 from fakecloud.dns import DnsPart
 from fakecloud.dns.responder import Responder
@@ -157,12 +157,20 @@ async def test_vendor_names_are_logged_once_and_discoveries_recorded(
             await ask(part, "server.seedonk.com")
             await ask(part, "cam7.seedonk.com", "AAAA")
             await ask(part, "new.xbcs.net")
+        await ask(part, f"{WILDCARD_PROBE_LABEL}.seedonk.com")  # the doctor, not a device
     finally:
         await part.stop()
     messages = [record.getMessage() for record in caplog.records]
     assert messages.count("127.0.0.1 asked for server.seedonk.com (answered with 127.0.0.1)") == 1
     assert sum("discovered vendor name cam7.seedonk.com" in m for m in messages) == 1
     assert part.status()["discovered"] == ["cam7.seedonk.com", "new.xbcs.net"]
+    # Each first ask, for the setup page: who asked, for what, and whether it was redirected.
+    asked = [(e["client"], e["name"], e["redirected"]) for e in part.status()["asked"]]
+    assert asked == [
+        ("127.0.0.1", "server.seedonk.com", True),
+        ("127.0.0.1", "cam7.seedonk.com", True),
+        ("127.0.0.1", "new.xbcs.net", False),
+    ]
     assert [(e["kind"], e["name"], e["qtype"]) for e in recorder.events] == [
         ("dns", "cam7.seedonk.com", 28),
         ("dns", "new.xbcs.net", 1),

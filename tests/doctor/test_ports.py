@@ -38,6 +38,18 @@ def test_served_ports_come_from_the_status() -> None:
     }
     assert served_ports(status) == {("tcp", 8000), ("udp", 53), ("tcp", 53), ("tcp", 443)}
     assert served_ports({"parts": "junk"}) == set()
+    # RTSP names the address it could not listen on: that port is not served.
+    failed = {"parts": {"rtsp": {"listening": False, "address": "127.0.0.1:8554"}}}
+    assert served_ports(failed) == set()
+
+
+def test_a_second_fakecloud_holding_a_port_is_not_this_ones() -> None:
+    """With the full status, a port the server does not list is not its own, even when another
+    `fakecloud serve` on this host holds it (two servers, the second's DNS shim not running)."""
+    holder = Listener("udp", "127.0.0.1", 53, 99)
+    other = {99: Owner(15, "/usr/bin/python3 -m fakecloud serve")}
+    found = check_port(DNS, [holder], other, set(), True, status_is_full=True)
+    assert found.status == "fail" and "fakecloud serve (pid 15)" in found.what
 
 
 def test_a_port_fakecloud_serves_is_ok() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -37,6 +38,8 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 LIVE_WITHIN = 2.0  # seconds: a camera's change shows on the open page within this
 WAIT_MS = 15_000  # bound on every other wait in the browser
+# The images a page shows as broken (loaded, with no picture): none may be.
+BROKEN_IMAGES = "[...document.images].filter(i => i.complete && !i.naturalWidth).map(i => i.src)"
 
 pytestmark = pytest.mark.slow
 
@@ -96,6 +99,8 @@ async def browser() -> AsyncIterator[Any]:
 
 async def screenshot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # From the top: scrolled, a full-page capture shows the sticky top bar mid-page.
+    await page.evaluate("window.scrollTo(0, 0)")
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
@@ -151,6 +156,7 @@ async def first_run_and_sign_in(page: Any, cloud: Cloud, console: Console) -> No
     await page.click("#sign-in button[type=submit]")
     await page.wait_for_url(cloud.url("/"))
     await page.locator("#empty").wait_for()
+    assert await page.get_attribute("#empty-setup", "href") == "setup"  # the way to a camera
     await screenshot(page, "home-empty-1280")
     await page.click("#sign-out")
     await page.get_by_role("heading", name="Sign in").wait_for()
@@ -188,6 +194,11 @@ async def test_a_newcomer_signs_in_and_watches_a_camera(cloud: Cloud, browser: A
             first, second = await advancing_counters(page)
             print(f"live view counter {first} -> {second}")
             assert second > first
+            # The connection details show the relay carrying it (refreshed while open).
+            carried = re.compile(r"from 127\.0\.0\.1:\d+ UDP")
+            relay = page.locator("#camera-details dd", has_text=carried)
+            await relay.wait_for()
+            assert "1 viewer" in await relay.inner_text()
             await screenshot(page, "camera-1280")
 
             await page.click("#rename")
@@ -203,10 +214,12 @@ async def test_a_newcomer_signs_in_and_watches_a_camera(cloud: Cloud, browser: A
             await page.goto(cloud.url(f"/cameras/{camera.camera_id}"))
             await page.locator('#camera-head .pill[data-state="online"]').wait_for()
             await page.locator('body[data-live="connected"]').wait_for(state="attached")
+            assert await page.locator("#snapshot").is_enabled()
         went_offline = time.monotonic()
         await page.locator('#camera-head .pill[data-state="offline"]').wait_for()
         shown_after = time.monotonic() - went_offline
         print(f"offline on the camera page {shown_after * 1000:.0f} ms after the camera left")
+        assert await page.locator("#snapshot").is_disabled()  # no picture to save
         assert shown_after < LIVE_WITHIN
     assert console.errors == []
 

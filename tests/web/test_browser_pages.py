@@ -10,9 +10,11 @@ from typing import Any
 
 import httpx
 
-from tests.media.test_viewer_e2e import OWNER, online
+from fakecloud.sim.camera import SimulatedCamera
+from tests.media.test_viewer_e2e import OWNER, online, simulated_mac
 from tests.web.conftest import Cloud
 from tests.web.test_browser import (
+    BROKEN_IMAGES,
     DESKTOP,
     PHONE,
     Console,
@@ -35,6 +37,7 @@ async def wizard_sees_the_camera_come_online(page: Any, cloud: Cloud) -> None:
     await page.locator('body[data-live="connected"]').wait_for(state="attached")
     address = cloud.runtime.settings.effective_announce_address
     assert await page.locator("#announce").text_content() == address
+    await page.click("#setup-cli summary")  # the command line, folded under the form
     assert f"--account '{OWNER}'" in (await page.locator("#setup-command").text_content() or "")
     await page.fill("#setup-ssid", "Attic net")
     await page.locator("#setup-command", has_text="--ssid 'Attic net'").wait_for()
@@ -100,4 +103,56 @@ async def test_setup_status_and_protocol_pages(cloud: Cloud, browser: Any, tmp_p
         await phone.locator("#doctor-checks .check").first.wait_for(timeout=DOCTOR_MS)
         await no_horizontal_scroll(phone)
         await screenshot(phone, "status-doctor-390")
+    assert console.errors == []
+
+
+# Records what each copy puts on the clipboard (the `copy` event sees the selection) and
+# removes navigator.clipboard, as on plain HTTP from the LAN, which is not a secure context.
+INSECURE_CLIPBOARD = """
+delete Navigator.prototype.clipboard;
+window.copied = [];
+document.addEventListener("copy", () => window.copied.push(String(document.getSelection())));
+"""
+
+
+async def test_copy_buttons_work_without_a_secure_context(cloud: Cloud, browser: Any) -> None:
+    console = Console()
+    async with page_in(browser, DESKTOP, console) as page:
+        await page.add_init_script(INSECURE_CLIPBOARD)
+        await sign_in_page(page, cloud)
+        await page.goto(cloud.url("/setup"))
+        await page.locator("#recipe").wait_for()
+        assert await page.evaluate("window.isSecureContext && !!navigator.clipboard") is False
+        await page.click("#recipe-copy")
+        await page.click("#setup-cli summary")
+        await page.click("#setup-command-copy")
+        await page.locator(".toast", has_text="Copied").first.wait_for()
+        copied = await page.evaluate("window.copied")
+        assert copied == [
+            await page.locator("#recipe").text_content(),
+            await page.locator("#setup-command").text_content(),
+        ]
+    assert console.errors == []
+
+
+async def test_a_new_camera_is_approved_from_its_tile(cloud: Cloud, browser: Any) -> None:
+    """A camera whose login carries no account shows up live as pending, with no picture and no
+    broken image; Approve makes it the signed-in account's."""
+    console = Console()
+    async with page_in(browser, PHONE, console, is_mobile=True, color_scheme="dark") as page:
+        await sign_in_page(page, cloud)
+        await page.locator('body[data-live="connected"]').wait_for(state="attached")
+        stranger = SimulatedCamera(
+            "127.0.0.1", cloud.cloud_port, login=None, password=None, mac=simulated_mac(5)
+        )
+        async with online(stranger):
+            tile = page.locator(f'[data-camera="{stranger.camera_id}"]')
+            await tile.locator('.pill[data-state="pending"]').wait_for()
+            assert await page.evaluate(BROKEN_IMAGES) == []
+            await no_horizontal_scroll(page)
+            await screenshot(page, "home-pending-390")
+            await tile.get_by_role("button", name="Approve").click()
+            await tile.locator('.pill[data-state="online"]').wait_for()
+        approved = await cloud.runtime.services.store.get_camera(stranger.camera_id)
+        assert approved is not None and approved.owner == OWNER and not approved.pending
     assert console.errors == []

@@ -42,6 +42,7 @@ async def test_video_settings_reach_the_camera_as_modify_device(cloud: Cloud) ->
         assert details["video"] == {"size": "640x360", "fps": 12, "quality": 2}
         assert details["online"] and details["session"]["peer"].startswith("127.0.0.1:")
         assert details["firmware"] and details["history"][0]["event"].startswith("login")
+        assert details["relay"] == []  # nobody watches: the relay carries nothing for it
         bad = await client.put(path, json={**HD, "fps": 99})
         assert bad.status_code == 422
     async with browser_client(cloud) as client:
@@ -105,3 +106,23 @@ async def test_any_json_body_is_answered_without_a_server_error(cloud: Cloud, bo
             assert (await client.put(path, json=body)).status_code < 500
         for path in ("/api/auth/login", "/api/account/tokens", "/api/account/password"):
             assert (await client.post(path, json=body)).status_code < 500
+
+
+async def test_an_account_lists_pending_cameras_but_not_their_video(cloud: Cloud) -> None:
+    """From the LAN (not trusted) an account sees a pending camera, to approve it for itself;
+    its picture and connection stay private until then."""
+    store = cloud.runtime.services.store
+    pending = await store.add_pending_camera(mac="02:FC:00:00:00:77")
+    await store.add_account("bob", PASSWORD)
+    async with browser_client(cloud) as client:
+        await sign_in(client)
+        listed = (await client.get("/api/cameras")).json()
+        assert [c["pending"] for c in listed if c["id"] == pending.id] == [True]
+        assert (await client.get(f"/api/cameras/{pending.id}")).status_code == 200
+        for private in ("snapshot.jpg", "connection"):
+            path = f"/api/cameras/{pending.id}/{private}"
+            assert (await client.get(path)).status_code == 404, private
+    await store.approve_camera(pending.id, "bob")
+    async with browser_client(cloud) as client:
+        await sign_in(client)  # not bob: bob's camera is not listed any more
+        assert pending.id not in [c["id"] for c in (await client.get("/api/cameras")).json()]

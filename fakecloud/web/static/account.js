@@ -57,7 +57,7 @@ function tokensCard(account, redraw) {
       document.getElementById("new-token").replaceChildren(el("div", { class: "secret" },
         el("strong", { text: "Copy it now: it is not shown again." }),
         el("div", { class: "url" }, el("span", { text: issued.label }), box,
-          el("button", { class: "small", text: "Copy", onclick: () => copyText(issued.token, box) }))));
+          el("button", { class: "small", text: "Copy", onclick: () => copyText(issued.token) }))));
     } catch (failure) {
       toast("No token: " + failure.message);
     }

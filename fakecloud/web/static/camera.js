@@ -4,6 +4,7 @@ import { api, appPath, appUrl, el, icon, cameraName, relativeTime, localTime, st
 import { startLiveView } from "./live-view.js";
 
 const SIZES = ["320x180", "640x360", "1280x720"];
+const CONNECTION_REFRESH_MS = 5000;
 const cameraId = Number(appPath().split("/")[2]);
 let camera, live = null, starting = false;
 const parts = {};
@@ -79,7 +80,16 @@ function detailList(rows) {
   return el("dl", { class: "details" }, rows.flatMap(([name, value]) => [el("dt", { text: name }), el("dd", { text: value ?? "—" })]));
 }
 
-async function drawConnection() {
+// The media relay's streams for this camera: what it relays now, or that nobody watches.
+function relayText(streams) {
+  if (!streams || !streams.length) return "idle: nobody is watching through the relay";
+  const plural = (count, word) => `${count} ${word}${count === 1 ? "" : "s"}`;
+  return streams.map((stream) => `${stream.kind}: ${stream.camera.length ? `from ${stream.camera.join(", ")}` : "waiting for the camera"}`
+    + ` · ${plural(stream.sessions, "session")}, ${plural(stream.viewers, "viewer")}`).join("; ");
+}
+
+// `withVideoForm`: false for the periodic refresh, which must not undo someone's edits.
+async function drawConnection({ withVideoForm = true } = {}) {
   const info = await api(`api/cameras/${cameraId}/connection`);
   const session = info.session
     ? `${info.session.peer} → port ${info.session.port}${info.session.tls ? " (TLS)" : ""}`
@@ -92,9 +102,10 @@ async function drawConnection() {
     ["Last seen", info.last_seen ? `${localTime(info.last_seen)} (${relativeTime(info.last_seen)})` : "never"],
     ["First seen", localTime(info.first_seen)],
     ["Session", session],
+    ["Relay", relayText(info.relay)],
     ["Owner", camera.owner || "nobody yet"],
   ]));
-  drawVideoForm(info.video || {});
+  if (withVideoForm) drawVideoForm(info.video || {});
 }
 
 function drawVideoForm(current) {
@@ -144,7 +155,7 @@ function drawUrls() {
   const rows = streamUrls().map(([label, url]) => {
     const input = el("input", { readonly: true, value: url, "aria-label": `${label} URL` });
     return el("div", { class: "url" }, el("span", { text: label }), input,
-      el("button", { class: "small", text: "Copy", onclick: () => copyText(url, input) }));
+      el("button", { class: "small", text: "Copy", onclick: () => copyText(url) }));
   });
   const snippets = Object.entries(camera.snippets || {})
     .map(([key, text]) => [SNIPPET_TITLES[key] || key, text]);
@@ -152,7 +163,10 @@ function drawUrls() {
     el("div", { class: "urls" }, rows),
     el("p", { class: "muted" }, "Programs outside the trusted networks sign in with your login and an access token (",
       el("a", { href: "account", text: "create one" }), ")."),
-    ...snippets.flatMap(([title, text]) => [el("strong", { text: title }), el("pre", { class: "snippet", text })]));
+    ...snippets.flatMap(([title, text]) => [
+      el("div", { class: "snippet-head" }, el("strong", { text: title }),
+        el("button", { class: "small", text: "Copy", "aria-label": `Copy the ${title} snippet`, onclick: () => copyText(text) })),
+      el("pre", { class: "snippet", text })]));
 }
 
 // A motion event's picture (the event log stores one per motion start), opened full size.
@@ -228,6 +242,10 @@ async function reload() {
   }
   drawHead();
   showLive();
+  // An offline camera has no picture to save: the button would download an error page.
+  const shot = document.getElementById("snapshot");
+  shot.disabled = !camera.online;
+  shot.title = camera.online ? "Save the current picture" : "The camera is offline";
   await Promise.all([drawConnection(), drawEvents(), drawRecordings()]);
   drawUrls();
   return true;
@@ -251,5 +269,8 @@ export async function draw(main) {
     return;
   }
   drawDanger();
-  addEventListener("pagehide", stopLive);
+  // The relay and last-seen time change while the page is open (the live view itself starts
+  // a relay stream): the details are refreshed, quietly, every few seconds.
+  const refresh = setInterval(() => drawConnection({ withVideoForm: false }).catch(() => {}), CONNECTION_REFRESH_MS);
+  addEventListener("pagehide", () => { clearInterval(refresh); stopLive(); });
 }

@@ -13,8 +13,9 @@ function placeholder(name, text) {
 function refreshPicture(entry) {
   const { camera, node } = entry;
   const frame = node.querySelector(".picture");
-  if (!camera.online) {
-    frame.replaceChildren(placeholder("offline", camera.pending ? "Waiting for approval" : "Offline"));
+  // A pending camera's video is its owner's once approved: until then, no picture.
+  if (!camera.online || camera.pending) {
+    frame.replaceChildren(placeholder("offline", camera.pending ? "Approve it to watch" : "Offline"));
     return;
   }
   const picture = new Image();
@@ -49,7 +50,8 @@ function meta(camera) {
 }
 
 function drawTile(camera) {
-  const node = el("a", { class: "tile", href: `cameras/${camera.id}`, "data-camera": camera.id },
+  // A pending camera has no page yet: its tile is not a link until it is approved.
+  const node = el(camera.pending ? "div" : "a", { class: "tile", href: camera.pending ? null : `cameras/${camera.id}`, "data-camera": camera.id },
     el("div", { class: "picture" }),
     el("div", { class: "tile-body" },
       el("div", { class: "tile-title" }, el("span", { text: cameraName(camera) }), statusPill(camera)),
@@ -71,7 +73,7 @@ function place(camera, grid) {
   }
   tiles.set(camera.id, entry);
   refreshPicture(entry);
-  if (camera.online) entry.timer = setInterval(() => refreshPicture(entry), PICTURE_SECONDS * 1000);
+  if (camera.online && !camera.pending) entry.timer = setInterval(() => refreshPicture(entry), PICTURE_SECONDS * 1000);
 }
 
 let grid, summary, empty;
@@ -116,9 +118,10 @@ export async function draw(main) {
   empty = el("div", { class: "card empty", id: "empty", hidden: true },
     icon("camera"),
     el("h2", { text: "No cameras yet" }),
-    el("p", { text: "A camera appears here as soon as it logs in to fakecloud. Point your network's DNS at this server (see the README), then power-cycle the camera." }),
-    el("p", {}, "Its connection attempts are recorded even before they are understood: ",
-      el("code", { text: "fakecloud captures list" }), "."));
+    el("p", { text: "A camera appears here as soon as it logs in to fakecloud. The setup page walks you through it: DNS for your router, then putting the camera on your Wi-Fi." }),
+    el("p", {}, el("a", { class: "button primary", id: "empty-setup", href: "setup", text: "Set up a camera" })),
+    el("p", {}, "A camera's connection attempts are recorded even before they are understood: see ",
+      el("a", { href: "protocol", text: "Protocol" }), "."));
   main.replaceChildren(
     el("div", { class: "page-head" }, el("div", {}, el("h1", { text: "Cameras" }), summary)),
     empty, grid);

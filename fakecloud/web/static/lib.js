@@ -138,12 +138,22 @@ export function toast(message) {
 }
 
 // Copy text; over plain HTTP on a LAN address the Clipboard API is missing, so the old way.
-export async function copyText(text, input) {
+export async function copyText(text) {
   try {
     await navigator.clipboard.writeText(text);
   } catch {
-    input.select();
-    document.execCommand("copy");
+    // Plain HTTP on the LAN is not a secure context: no navigator.clipboard there. The old
+    // way copies a selection, so the text goes into a selected, unseen text area for it.
+    const area = el("textarea", { readonly: true, class: "copy-buffer", "aria-hidden": "true" });
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    const copied = document.execCommand("copy");
+    area.remove();
+    if (!copied) {
+      toast("Could not copy: select the text and copy it");
+      return;
+    }
   }
   toast("Copied");
 }
