@@ -54,12 +54,13 @@ ensure_test_tools() {
   # command:package pairs the tests drive as real clients
   local wanted=(dig:dnsutils openssl:openssl ffprobe:ffmpeg ffmpeg:ffmpeg ping:iputils-ping
     dnsmasq:dnsmasq-base ip:iproute2 git:git mosquitto:mosquitto mosquitto_sub:mosquitto-clients
-    chromium:chromium npm:npm gst-launch-1.0:gstreamer1.0-tools
-    gst-launch-1.0:gstreamer1.0-plugins-good)
+    chromium:chromium npm:npm gst-launch-1.0:gstreamer1.0-tools)
   local missing=()
   for pair in "${wanted[@]}"; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
   done
+  # GStreamer's RTSP and RTP elements come in a package with no command of its own
+  gst-inspect-1.0 --exists rtspsrc 2>/dev/null || missing+=(gstreamer1.0-plugins-good)
   if ((${#missing[@]})); then apt_install $(printf '%s\n' "${missing[@]}" | sort -u); fi
 }
 
